@@ -1,0 +1,15 @@
+"""The signed-in person's own pages."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from merchants.selectors import memberships_for_user
+
+
+@login_required
+def account_home(request: HttpRequest) -> HttpResponse:
+    memberships = memberships_for_user(user=request.user)  # type: ignore[arg-type]
+    return render(request, "accounts/home.html", {"memberships": memberships})

@@ -1,0 +1,1 @@
+"""Communications: every outgoing message, its channels, templates and log."""

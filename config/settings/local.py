@@ -1,0 +1,22 @@
+"""The zero-setup profile: embedded defaults, safe to run on a laptop with nothing set.
+
+``DEBUG`` defaults to on here. Turning it off (``DEBUG=false``) applies the same
+start-up guards as production, so a half-configured deployment cannot slip through.
+"""
+
+from .base import *  # noqa: F403
+from .base import env
+from .guards import enforce_production_settings
+
+DEBUG = env.bool("DEBUG", default=True)
+
+if DEBUG:
+    SECRET_KEY = SECRET_KEY or "local-development-only-" + "x" * 40
+    GIFTCARD_CODE_KEY = GIFTCARD_CODE_KEY or "local-development-code-key-not-secret"
+    ALLOWED_HOSTS = ALLOWED_HOSTS or ["127.0.0.1", "localhost", "[::1]"]
+    LOG_FORMAT = env.str("LOG_FORMAT", default="console")
+    from core.logging import build_logging_config
+
+    LOGGING = build_logging_config(level=LOG_LEVEL, fmt=LOG_FORMAT)
+else:
+    enforce_production_settings(globals())

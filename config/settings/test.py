@@ -1,0 +1,17 @@
+"""Test profile: fast hashing, in-memory email, eager Celery; the database comes from
+``DATABASE_URL`` (PostgreSQL in CI, SQLite otherwise)."""
+
+from .base import *  # noqa: F403
+
+DEBUG = False
+SECRET_KEY = "test-only-secret-key-" + "t" * 40
+GIFTCARD_CODE_KEY = "test-only-code-key-" + "k" * 20
+ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_BROKER_URL = "memory://"
+STORAGES["default"] = {"BACKEND": "django.core.files.storage.InMemoryStorage"}
+# Tests run each in isolation; a shared Redis would leak state between them.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+LOG_FORMAT = "json"

@@ -1,0 +1,1 @@
+"""Shared infrastructure: errors, request ids and logging, health checks, base pages."""

@@ -1,0 +1,154 @@
+"""RFC 9457 problem+json for every API failure, from one exception handler."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import structlog
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from core.errors import ApplicationError
+
+logger = structlog.get_logger(__name__)
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+_DRF_CODES = {
+    exceptions.ParseError: ("malformed_request", "Malformed request"),
+    exceptions.AuthenticationFailed: ("authentication_failed", "Authentication failed"),
+    exceptions.NotAuthenticated: ("not_authenticated", "Authentication required"),
+    exceptions.PermissionDenied: ("permission_denied", "Permission denied"),
+    exceptions.NotFound: ("not_found", "Not found"),
+    exceptions.MethodNotAllowed: ("method_not_allowed", "Method not allowed"),
+    exceptions.NotAcceptable: ("not_acceptable", "Not acceptable"),
+    exceptions.UnsupportedMediaType: ("unsupported_media_type", "Unsupported media type"),
+    exceptions.Throttled: ("rate_limited", "Too many requests"),
+    exceptions.ValidationError: ("validation_error", "Invalid request"),
+}
+
+
+def problem(
+    *,
+    status_code: int,
+    code: str,
+    title: str,
+    detail: str,
+    request: HttpRequest | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": f"about:blank#{code}" if code else "about:blank",
+        "status": status_code,
+        "title": title,
+        "detail": detail,
+        "code": code,
+    }
+    if request is not None:
+        body["instance"] = request.path
+        request_id = getattr(request, "request_id", None)
+        if request_id:
+            body["request_id"] = request_id
+    body.update(extra)
+    return body
+
+
+def _flatten_validation(detail: Any, prefix: str = "") -> list[dict[str, str]]:
+    errors: list[dict[str, str]] = []
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            field = f"{prefix}.{key}" if prefix else str(key)
+            if key == "non_field_errors":
+                field = prefix or "non_field_errors"
+            errors.extend(_flatten_validation(value, field))
+    elif isinstance(detail, list):
+        for index, value in enumerate(detail):
+            if isinstance(value, dict | list):
+                errors.extend(_flatten_validation(value, f"{prefix}[{index}]"))
+            else:
+                errors.append({"field": prefix or "non_field_errors", "message": str(value)})
+    else:
+        errors.append({"field": prefix or "non_field_errors", "message": str(detail)})
+    return errors
+
+
+def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    request = context.get("request")
+    if isinstance(exc, ApplicationError):
+        body = problem(
+            status_code=exc.status,
+            code=exc.code,
+            title=exc.title,
+            detail=exc.detail,
+            request=request,
+            **exc.extra,
+        )
+        return Response(body, status=exc.status, content_type=PROBLEM_CONTENT_TYPE)
+
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        logger.exception("api_unhandled_error", exc_info=exc)
+        body = problem(
+            status_code=500,
+            code="server_error",
+            title="Internal server error",
+            detail="Something went wrong on our side; it has been logged.",
+            request=request,
+        )
+        return Response(body, status=500, content_type=PROBLEM_CONTENT_TYPE)
+
+    if not isinstance(exc, exceptions.APIException):  # pragma: no cover - DRF handles only these
+        return response
+    api_exc: exceptions.APIException = exc
+    code, title = "error", "Request failed"
+    for klass, (known_code, known_title) in _DRF_CODES.items():
+        if isinstance(api_exc, klass):
+            code, title = known_code, known_title
+            break
+    extra: dict[str, Any] = {}
+    if isinstance(api_exc, exceptions.ValidationError):
+        extra["errors"] = _flatten_validation(api_exc.detail)
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in extra["errors"])
+    else:
+        detail = str(api_exc.detail)
+        # A view may raise with its own code, e.g. AuthenticationFailed(code="key_revoked").
+        raised_code = getattr(api_exc.detail, "code", None)
+        if raised_code and raised_code != api_exc.default_code:
+            code = str(raised_code)
+    body = problem(
+        status_code=response.status_code,
+        code=code,
+        title=title,
+        detail=detail,
+        request=request,
+        **extra,
+    )
+    response.data = body
+    response.content_type = PROBLEM_CONTENT_TYPE
+    wait = getattr(api_exc, "wait", None)
+    if isinstance(api_exc, exceptions.Throttled) and wait is not None:
+        response["Retry-After"] = str(max(1, math.ceil(wait)))
+    return response
+
+
+def problem_response(
+    request: HttpRequest, *, status_code: int, code: str, title: str, detail: str
+) -> JsonResponse:
+    """problem+json outside DRF (Django's 404/500 handlers for ``/api/`` paths)."""
+    return JsonResponse(
+        problem(status_code=status_code, code=code, title=title, detail=detail, request=request),
+        status=status_code,
+        content_type=PROBLEM_CONTENT_TYPE,
+    )
+
+
+__all__ = ["problem_exception_handler", "problem_response", "status"]

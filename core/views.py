@@ -1,0 +1,123 @@
+"""Site-wide pages: home, health and readiness, the post-login router, error pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from core.api import problem_response
+from core.health import readiness
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "core/home.html")
+
+
+@login_required
+def after_login(request: HttpRequest) -> HttpResponseRedirect:
+    """Send each role to its own start page."""
+    from merchants.selectors import memberships_for_user
+
+    user = request.user
+    if user.is_staff:
+        return HttpResponseRedirect(reverse("admin:index"))
+    memberships = list(memberships_for_user(user=user))  # type: ignore[arg-type]
+    if len(memberships) == 1:
+        return HttpResponseRedirect(
+            reverse("merchants:dashboard", args=[memberships[0].merchant.slug])
+        )
+    if memberships:
+        return HttpResponseRedirect(reverse("merchants:choose"))
+    return HttpResponseRedirect(reverse("accounts:home"))
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Liveness: the process answers. Touches no dependency on purpose."""
+    return JsonResponse({"status": "ok"})
+
+
+@never_cache
+@require_GET
+def readyz(request: HttpRequest) -> JsonResponse:
+    """Readiness: database, cache and broker reachable; 503 naming what is not."""
+    ok, checks = readiness()
+    return JsonResponse(
+        {"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503
+    )
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def _error_page(
+    request: HttpRequest, *, status: int, code: str, title: str, detail: str
+) -> HttpResponse:
+    if _is_api(request):
+        return problem_response(request, status_code=status, code=code, title=title, detail=detail)
+    context: dict[str, Any] = {"status": status, "title": title, "detail": detail}
+    return render(request, "core/error.html", context, status=status)
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error_page(
+        request,
+        status=400,
+        code="bad_request",
+        title="Bad request",
+        detail="The request could not be understood.",
+    )
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error_page(
+        request,
+        status=403,
+        code="permission_denied",
+        title="Not allowed",
+        detail="You do not have permission to do that.",
+    )
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error_page(
+        request,
+        status=404,
+        code="not_found",
+        title="Page not found",
+        detail="There is nothing at this address.",
+    )
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if _is_api(request):
+        return problem_response(
+            request,
+            status_code=500,
+            code="server_error",
+            title="Internal server error",
+            detail="Something went wrong on our side; it has been logged.",
+        )
+    # No context processors here: the failure may be in one of them.
+    from django.template import loader
+
+    template = loader.get_template("core/500.html")
+    return HttpResponse(template.render({}), status=500)
+
+
+def payload_too_large(request: HttpRequest, *, limit: int) -> HttpResponse:
+    return _error_page(
+        request,
+        status=413,
+        code="payload_too_large",
+        title="Request too large",
+        detail=f"The request body is larger than the limit of {limit // (1024 * 1024)} MB.",
+    )

@@ -1,0 +1,1 @@
+"""Gift cards: products, cards, the append-only ledger, codes and redemption."""

@@ -1,0 +1,1 @@
+"""Merchant API: key authentication and the key's own merchant."""

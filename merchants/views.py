@@ -1,0 +1,50 @@
+"""The merchant dashboard's frame: choosing a merchant, its overview and its team."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.views import View
+from django.views.generic import TemplateView
+
+from merchants.models import Role
+from merchants.selectors import api_key_list, membership_list, memberships_for_user
+from merchants.tenancy import MerchantViewMixin
+
+
+class ChooseMerchantView(LoginRequiredMixin, View):
+    """``/m/``: people who work at several merchants pick one here."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        memberships = list(memberships_for_user(user=request.user))  # type: ignore[arg-type]
+        if len(memberships) == 1:
+            return HttpResponseRedirect(
+                reverse("merchants:dashboard", args=[memberships[0].merchant.slug])
+            )
+        return render(request, "merchants/choose.html", {"memberships": memberships})
+
+
+class DashboardView(MerchantViewMixin, TemplateView):
+    template_name = "merchants/dashboard.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["team_size"] = membership_list(merchant=self.merchant).count()
+        context["active_keys"] = (
+            api_key_list(merchant=self.merchant).filter(revoked_at__isnull=True).count()
+        )
+        return context
+
+
+class TeamView(MerchantViewMixin, TemplateView):
+    template_name = "merchants/team.html"
+    required_role = Role.MANAGER
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["members"] = membership_list(merchant=self.merchant)
+        return context

@@ -1,0 +1,1 @@
+"""Payouts: merchant balances, commission and transfers to merchants."""

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class PayoutsConfig(AppConfig):
+    """Owns the merchant balance ledger, commission rules and payouts."""
+
+    name = "payouts"
+    verbose_name = "Payouts"
