@@ -61,7 +61,10 @@ def _flatten_validation(detail: Any, prefix: str = "") -> list[dict[str, str]]:
     errors: list[dict[str, str]] = []
     if isinstance(detail, dict):
         for key, value in detail.items():
-            field = f"{prefix}.{key}" if prefix else str(key)
+            if isinstance(key, int):
+                field = f"{prefix}[{key}]"
+            else:
+                field = f"{prefix}.{key}" if prefix else str(key)
             if key == "non_field_errors":
                 field = prefix or "non_field_errors"
             errors.extend(_flatten_validation(value, field))

@@ -26,7 +26,9 @@ _SECRET_KEYS = re.compile(
 
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # Gift card codes: four groups of four, or sixteen symbols in a row.
-    (re.compile(r"\b(?:[0-9A-Z]{4}[- ]){3}[0-9A-Z]{4}\b", re.I), REDACTED),
+    # Greedy, with one separator throughout, so a word before a spaced code is taken
+    # along with it rather than leaving the code's last group behind.
+    (re.compile(r"\b[0-9A-Z]{4}([- ])[0-9A-Z]{4}(?:\1[0-9A-Z]{4}){2,4}\b", re.I), REDACTED),
     (re.compile(r"\b[0-9A-HJKMNP-TV-Z]{16}\b", re.I), REDACTED),
     # Merchant API keys: a recognisable prefix, then the secret part.
     (re.compile(r"\bgk_(live|test)_[A-Za-z0-9]+_[A-Za-z0-9_-]+"), "gk_\\1_" + REDACTED),

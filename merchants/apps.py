@@ -6,3 +6,6 @@ class MerchantsConfig(AppConfig):
 
     name = "merchants"
     verbose_name = "Merchants"
+
+    def ready(self) -> None:
+        from merchants.api import schema  # noqa: F401  registers the OpenAPI auth scheme

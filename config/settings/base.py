@@ -28,6 +28,8 @@ CSRF_TRUSTED_ORIGINS: list[str] = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 # Keys the lookup digest and the encrypted copy of gift card codes; never logged.
 GIFTCARD_CODE_KEY = env.str("GIFTCARD_CODE_KEY", default="")
+# seed_demo sets published passwords; only profiles that allow it may run it.
+DEMO_DATA_ALLOWED = False
 
 TIME_ZONE = "UTC"
 USE_TZ = True

@@ -11,6 +11,9 @@ from .guards import enforce_production_settings
 DEBUG = env.bool("DEBUG", default=True)
 
 if DEBUG:
+    DEMO_DATA_ALLOWED = True
+    WHITENOISE_USE_FINDERS = True
+    WHITENOISE_AUTOREFRESH = True
     SECRET_KEY = SECRET_KEY or "local-development-only-" + "x" * 40
     GIFTCARD_CODE_KEY = GIFTCARD_CODE_KEY or "local-development-code-key-not-secret"
     ALLOWED_HOSTS = ALLOWED_HOSTS or ["127.0.0.1", "localhost", "[::1]"]

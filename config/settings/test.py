@@ -15,3 +15,6 @@ STORAGES["default"] = {"BACKEND": "django.core.files.storage.InMemoryStorage"}
 # Tests run each in isolation; a shared Redis would leak state between them.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 LOG_FORMAT = "json"
+DEMO_DATA_ALLOWED = True
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True

@@ -43,7 +43,7 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args: Any, **options: Any) -> None:
-        if not settings.DEBUG and not options["allow_production"] and not _is_test():
+        if not settings.DEMO_DATA_ALLOWED and not options["allow_production"]:
             raise CommandError(
                 "seed_demo sets well-known passwords; run it with DEBUG on, or pass "
                 "--allow-production if you really mean it."
@@ -93,7 +93,3 @@ class Command(BaseCommand):
         out.write(f"  Sign in at {base}/accounts/login/")
         for line in extra_lines:
             out.write(f"  {line}")
-
-
-def _is_test() -> bool:
-    return settings.SETTINGS_MODULE.endswith(".test")

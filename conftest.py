@@ -1,0 +1,90 @@
+"""Fixtures every test can use: people, merchants, staff at each role, API clients."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+from rest_framework.test import APIClient
+
+from accounts.models import User
+from merchants.models import Membership, Merchant, Role
+from merchants.services import api_key_create
+from tests.factories import PASSWORD, MembershipFactory, MerchantFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache() -> None:
+    cache.clear()
+
+
+@pytest.fixture
+def password() -> str:
+    return PASSWORD
+
+
+@pytest.fixture
+def user(db: None) -> User:
+    return UserFactory()
+
+
+@pytest.fixture
+def admin_user(db: None) -> User:
+    return UserFactory(email="root@example.com", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def merchant(db: None) -> Merchant:
+    return MerchantFactory(name="Bluebird Coffee", slug="bluebird")
+
+
+@pytest.fixture
+def other_merchant(db: None) -> Merchant:
+    return MerchantFactory(name="Other Shop", slug="other-shop")
+
+
+@pytest.fixture
+def member_factory(db: None) -> Callable[..., Membership]:
+    def make(merchant: Merchant, role: str = Role.OWNER, **user_kwargs: object) -> Membership:
+        return MembershipFactory(merchant=merchant, role=role, user=UserFactory(**user_kwargs))
+
+    return make
+
+
+@pytest.fixture
+def owner(merchant: Merchant, member_factory: Callable[..., Membership]) -> User:
+    return member_factory(merchant, Role.OWNER).user
+
+
+@pytest.fixture
+def clerk(merchant: Merchant, member_factory: Callable[..., Membership]) -> User:
+    return member_factory(merchant, Role.CLERK).user
+
+
+@pytest.fixture
+def owner_client(owner: User) -> Client:
+    client = Client()
+    client.force_login(owner)
+    return client
+
+
+@pytest.fixture
+def api_key(merchant: Merchant) -> str:
+    return api_key_create(merchant=merchant, name="tests").plaintext
+
+
+@pytest.fixture
+def api_client(api_key: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key}")
+    return client
+
+
+@pytest.fixture
+def other_api_client(other_merchant: Merchant) -> APIClient:
+    client = APIClient()
+    key = api_key_create(merchant=other_merchant, name="other").plaintext
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    return client

@@ -1,0 +1,104 @@
+"""Secrets never reach a log line; every line carries the request id."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import pytest
+import structlog
+from django.test import Client
+
+from core.logging import REDACTED, build_logging_config, redact_processor, redact_text
+
+CARD_CODE = "7KQ2-M9XD-4HTR-ZB6W"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"looked up {CARD_CODE} at till",
+        f"looked up {CARD_CODE.lower()} at till",
+        f"looked up {CARD_CODE.replace('-', '')} at till",
+        f"looked up {CARD_CODE.replace('-', ' ')} at till",
+    ],
+)
+def test_card_codes_are_masked_in_any_spelling(text: str) -> None:
+    masked = redact_text(text)
+    assert REDACTED in masked
+    assert "M9XD" not in masked.upper()
+
+
+def test_api_keys_bearer_tokens_and_account_links_are_masked() -> None:
+    key = "gk_live_abcdefghij_" + "A1b2C3d4E5" * 4
+    text = (
+        f"auth {key} header Bearer sekrit-token "
+        "/accounts/confirm-email/MTI:1v2:abcdef/ /accounts/password/reset/key/3-abc-def/ "
+        "/x?token=abc&page=2"
+    )
+    masked = redact_text(text)
+    for secret in ("A1b2C3d4E5", "sekrit-token", "MTI:1v2:abcdef", "3-abc-def", "token=abc"):
+        assert secret not in masked
+    assert "page=2" in masked
+
+
+def test_uuids_and_ordinary_words_are_left_alone() -> None:
+    text = "request 550e8400-e29b-41d4-a716-446655440000 for shop bluebird"
+    assert redact_text(text) == text
+
+
+def test_secret_keys_are_masked_by_name_and_nested_values_by_shape() -> None:
+    event = {
+        "event": "login",
+        "password": "hunter2",
+        "api_key": "whatever",
+        "code": CARD_CODE,
+        "payload": {"note": f"card {CARD_CODE}", "otp_code": "123456"},
+        "request_id": "550e8400e29b41d4a716446655440000",
+        "status_code": 200,
+    }
+    out = redact_processor(None, "info", dict(event))
+    assert out["password"] == REDACTED
+    assert out["api_key"] == REDACTED
+    assert out["code"] == REDACTED
+    assert out["payload"] == {"note": f"card {REDACTED}", "otp_code": REDACTED}
+    assert out["request_id"] == event["request_id"]
+    assert out["status_code"] == 200
+
+
+def _capture_root_output() -> tuple[io.StringIO, logging.Handler]:
+    config = build_logging_config(fmt="json")
+    formatter = config["formatters"]["structured"]
+    factory = formatter.pop("()")
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(factory(**formatter))
+    logging.getLogger().addHandler(handler)
+    return stream, handler
+
+
+def test_a_structlog_event_and_a_stdlib_record_are_json_without_secrets() -> None:
+    stream, handler = _capture_root_output()
+    try:
+        structlog.get_logger("test").warning("redeem_failed", code=CARD_CODE, amount=500)
+        logging.getLogger("payments.gateway").warning("Not Found: /redeem/%s", CARD_CODE)
+    finally:
+        logging.getLogger().removeHandler(handler)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [line["event"] for line in lines] == ["redeem_failed", f"Not Found: /redeem/{REDACTED}"]
+    assert CARD_CODE not in stream.getvalue()
+    assert lines[0]["amount"] == 500
+
+
+@pytest.mark.django_db
+def test_every_log_line_of_a_request_carries_its_request_id(client: Client) -> None:
+    stream, handler = _capture_root_output()
+    try:
+        response = client.get("/accounts/login/", HTTP_X_REQUEST_ID="req-test-12345678")
+    finally:
+        logging.getLogger().removeHandler(handler)
+    assert response["X-Request-ID"] == "req-test-12345678"
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert {"request_started", "request_finished"} <= {line["event"] for line in lines}
+    assert all(line.get("request_id") == "req-test-12345678" for line in lines)

@@ -1,0 +1,119 @@
+"""Production mode refuses unsafe configuration, naming the variable to fix."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from config.settings.guards import production_problems
+
+ROOT = Path(__file__).resolve().parents[2]
+GOOD_SECRET = "p8Yq2Lr7Vd0Xk3Nw9Fs6Ht1Jm4Bz5Cg8Qe2Ua7Wy0Ro3Ti6Ep9Ls1Kd4Mf7Hx2"
+GOOD_CODE_KEY = "c0de-k3y-" + "Zr8Qw2Lp5Nx7Vt1Kb4" * 2
+
+GOOD = {
+    "SECRET_KEY": GOOD_SECRET,
+    "ALLOWED_HOSTS": ["gifts.example.com"],
+    "DEBUG": False,
+    "GIFTCARD_CODE_KEY": GOOD_CODE_KEY,
+    "CORS_ALLOW_ALL_ORIGINS": False,
+}
+
+
+def test_a_complete_configuration_has_no_problems() -> None:
+    assert production_problems(GOOD) == []
+
+
+@pytest.mark.parametrize(
+    ("override", "variable"),
+    [
+        ({"SECRET_KEY": ""}, "SECRET_KEY is not set"),
+        ({"SECRET_KEY": "short-secret"}, "SECRET_KEY is too short"),
+        ({"SECRET_KEY": "django-insecure-" + "a1b2c3d4e5" * 5}, "SECRET_KEY looks like"),
+        ({"SECRET_KEY": "a" * 60}, "SECRET_KEY looks like"),
+        ({"ALLOWED_HOSTS": []}, "ALLOWED_HOSTS is not set"),
+        ({"ALLOWED_HOSTS": ["*"]}, "ALLOWED_HOSTS contains '*'"),
+        ({"DEBUG": True}, "DEBUG is on"),
+        ({"GIFTCARD_CODE_KEY": ""}, "GIFTCARD_CODE_KEY"),
+        ({"CORS_ALLOW_ALL_ORIGINS": True}, "CORS_ALLOW_ALL_ORIGINS"),
+    ],
+)
+def test_each_unsafe_setting_is_named(override: dict[str, object], variable: str) -> None:
+    problems = production_problems({**GOOD, **override})
+    assert len(problems) == 1
+    assert problems[0].startswith(variable)
+
+
+def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE"))}
+    clean.pop("SECRET_KEY", None)
+    clean.pop("ALLOWED_HOSTS", None)
+    clean.pop("DEBUG", None)
+    clean.update(env)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _production_env(**overrides: str) -> dict[str, str]:
+    env = {
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "SECRET_KEY": GOOD_SECRET,
+        "ALLOWED_HOSTS": "gifts.example.com",
+        "GIFTCARD_CODE_KEY": GOOD_CODE_KEY,
+        "DATABASE_URL": "sqlite:////tmp/giftwell-deploy-check.sqlite3",
+    }
+    env.update(overrides)
+    return {k: v for k, v in env.items() if v != ""}
+
+
+@pytest.mark.parametrize(
+    ("missing", "message"),
+    [("SECRET_KEY", "SECRET_KEY is not set"), ("ALLOWED_HOSTS", "ALLOWED_HOSTS is not set")],
+)
+def test_production_refuses_to_start_without_a_required_variable(
+    missing: str, message: str
+) -> None:
+    result = _run(_production_env(**{missing: ""}), "check")
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert "Traceback" in result.stderr or "ImproperlyConfigured" in result.stderr
+
+
+def test_production_refuses_debug_on() -> None:
+    result = _run(_production_env(DEBUG="true"), "check")
+    assert result.returncode != 0
+    assert "DEBUG is on" in result.stderr
+
+
+def test_local_profile_with_debug_off_applies_the_same_guards() -> None:
+    result = _run({"DJANGO_SETTINGS_MODULE": "config.settings.local", "DEBUG": "false"}, "check")
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_check_deploy_is_clean_under_production_settings() -> None:
+    result = _run(_production_env(), "check", "--deploy", "--fail-level", "WARNING")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_trusts_the_proxy_and_hardens_transport() -> None:
+    code = (
+        "from django.conf import settings as s;"
+        "print(s.SECURE_PROXY_SSL_HEADER, s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS,"
+        " s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE)"
+    )
+    result = _run(_production_env(), "shell", "-c", code)
+    assert result.returncode == 0, result.stderr
+    assert "('HTTP_X_FORWARDED_PROTO', 'https') True 31536000 True True" in result.stdout
