@@ -205,7 +205,10 @@ class Site:
         results = self.axe.run(self.page, options=AXE_OPTIONS)
         self.audited.append(self.page.url)
         self._audited_upto = len(self._navigations)
+        # axe reports at least one passed rule on any real page; none means it did not run.
+        assert results.response.get("passes"), f"axe did not run on {self.page.url}"
         violations = results.response["violations"]
+        print("AUDIT", self.page.url, len(results.response["passes"]), [(i["id"], [n["target"] for n in i["nodes"]]) for i in results.response["incomplete"]])
         if violations:
             raise AccessibilityError(format_violations(self.page.url, violations))
 
@@ -227,7 +230,9 @@ class Site:
 
 
 @pytest.fixture
-def make_site(live_server: Any) -> Iterator[Callable[[Page], Site]]:
+def make_site(
+    live_server: Any, request: pytest.FixtureRequest
+) -> Iterator[Callable[[Page], Site]]:
     """Build an auditing :class:`Site` around any page (e.g. the ``phone`` page)."""
     sites: list[Site] = []
 
@@ -237,8 +242,12 @@ def make_site(live_server: Any) -> Iterator[Callable[[Page], Site]]:
         return site
 
     yield make
-    for site in sites:
-        site.finish()
+    # pytest-playwright records each phase's report on the item; a test that already
+    # failed needs no second complaint about the page it failed on.
+    call = getattr(request.node, "rep_call", None)
+    if call is not None and call.passed:
+        for site in sites:
+            site.finish()
 
 
 @pytest.fixture

@@ -120,9 +120,16 @@ def test_wrong_password_then_lockout_after_five_failures(site: Site) -> None:
         "The email address and/or password you specified are not correct."
     )
 
-    for _ in range(4):
+    for _ in range(3):
         sign_in(site, "cas@example.com", "Not-The-Password-1")
+        expect(page.get_by_role("heading", level=1)).to_have_text("Sign In")
 
+    # The fifth failure itself pauses sign-in...
+    sign_in(site, "cas@example.com", "Not-The-Password-1", status=429)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sign-in paused for this account")
+
+    # ...and the sixth attempt is refused even with the right password.
+    site.visit("/accounts/login/")
     sign_in(site, "cas@example.com", PASSWORD, status=429)
     expect(page).to_have_title(re.compile("^Sign-in paused"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Sign-in paused for this account")
