@@ -28,7 +28,7 @@ from playwright.sync_api import ConsoleMessage, Frame, Locator, Page, Response
 
 # live_server runs Django in a thread of this process while sync Playwright runs an
 # event loop in the test thread; Django's async-safety check would refuse ORM calls.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_MISSING = f"Chromium not installed at {CHROMIUM}; apt-get install chromium"
@@ -208,7 +208,6 @@ class Site:
         # axe reports at least one passed rule on any real page; none means it did not run.
         assert results.response.get("passes"), f"axe did not run on {self.page.url}"
         violations = results.response["violations"]
-        print("AUDIT", self.page.url, len(results.response["passes"]), [(i["id"], [n["target"] for n in i["nodes"]]) for i in results.response["incomplete"]])
         if violations:
             raise AccessibilityError(format_violations(self.page.url, violations))
 
@@ -230,9 +229,7 @@ class Site:
 
 
 @pytest.fixture
-def make_site(
-    live_server: Any, request: pytest.FixtureRequest
-) -> Iterator[Callable[[Page], Site]]:
+def make_site(live_server: Any, request: pytest.FixtureRequest) -> Iterator[Callable[[Page], Site]]:
     """Build an auditing :class:`Site` around any page (e.g. the ``phone`` page)."""
     sites: list[Site] = []
 
