@@ -11,4 +11,5 @@ urlpatterns = [
         name="api-schema",
     ),
     path("", include("merchants.api.urls")),
+    path("", include("giftcards.api.urls")),
 ]

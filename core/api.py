@@ -57,6 +57,18 @@ def problem(
     return body
 
 
+# Field-level validation codes promoted to the top-level problem ``code``.
+DOMAIN_VALIDATION_CODES = {"invalid_amount", "invalid_expiry", "invalid_code"}
+
+
+def _codes(codes: Any) -> set[str]:
+    if isinstance(codes, dict):
+        return set().union(*(_codes(v) for v in codes.values())) if codes else set()
+    if isinstance(codes, list):
+        return set().union(*(_codes(v) for v in codes)) if codes else set()
+    return {str(codes)}
+
+
 def _flatten_validation(detail: Any, prefix: str = "") -> list[dict[str, str]]:
     errors: list[dict[str, str]] = []
     if isinstance(detail, dict):
@@ -90,15 +102,18 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
             request=request,
             **exc.extra,
         )
-        return Response(body, status=exc.status, content_type=PROBLEM_CONTENT_TYPE)
+        refusal = Response(body, status=exc.status, content_type=PROBLEM_CONTENT_TYPE)
+        if "retry_after" in exc.extra:
+            refusal["Retry-After"] = str(exc.extra["retry_after"])
+        return refusal
 
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
 
-    response = drf_exception_handler(exc, context)
-    if response is None:
+    handled = drf_exception_handler(exc, context)
+    if handled is None:
         logger.exception("api_unhandled_error", exc_info=exc)
         body = problem(
             status_code=500,
@@ -109,6 +124,7 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         )
         return Response(body, status=500, content_type=PROBLEM_CONTENT_TYPE)
 
+    response: Response = handled
     if not isinstance(exc, exceptions.APIException):  # pragma: no cover - DRF handles only these
         return response
     api_exc: exceptions.APIException = exc
@@ -121,6 +137,10 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     if isinstance(api_exc, exceptions.ValidationError):
         extra["errors"] = _flatten_validation(api_exc.detail)
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in extra["errors"])
+        # When every error shares one domain code (e.g. invalid_amount), it is the code.
+        shared = _codes(api_exc.get_codes())
+        if len(shared) == 1 and (only := shared.pop()) in DOMAIN_VALIDATION_CODES:
+            code = only
     else:
         detail = str(api_exc.detail)
         # A view may raise with its own code, e.g. AuthenticationFailed(code="key_revoked").

@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
+from django.templatetags.static import static
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -35,6 +36,12 @@ def after_login(request: HttpRequest) -> HttpResponseRedirect:
     if memberships:
         return HttpResponseRedirect(reverse("merchants:choose"))
     return HttpResponseRedirect(reverse("accounts:home"))
+
+
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponseRedirect:
+    # Resolved per request: the hashed static name exists only after collectstatic.
+    return HttpResponseRedirect(static("favicon.svg"))
 
 
 @never_cache

@@ -110,6 +110,8 @@ class HasMerchantScope(permissions.BasePermission):
         if not isinstance(client, ApiClient):
             return False
         required = getattr(view, "required_scopes", ())
+        if isinstance(required, dict):
+            required = required.get(request.method or "GET", ())
         missing = [scope for scope in required if not client.has_scope(scope)]
         if missing:
             self.message = f"This API key lacks the scope(s): {', '.join(missing)}."

@@ -28,6 +28,13 @@ CSRF_TRUSTED_ORIGINS: list[str] = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 # Keys the lookup digest and the encrypted copy of gift card codes; never logged.
 GIFTCARD_CODE_KEY = env.str("GIFTCARD_CODE_KEY", default="")
+# Gift cards: the platform's validity floor (GC-8) and code-guessing brakes (GC-5).
+GIFTCARD_MIN_VALIDITY_DAYS = env.int("GIFTCARD_MIN_VALIDITY_DAYS", default=365)
+GIFTCARD_LOOKUP_FAILURES_PER_CLIENT = env.int("GIFTCARD_LOOKUP_FAILURES_PER_CLIENT", default=10)
+GIFTCARD_LOOKUP_FAILURES_PER_MERCHANT = env.int(
+    "GIFTCARD_LOOKUP_FAILURES_PER_MERCHANT", default=200
+)
+GIFTCARD_LOOKUP_WINDOW_SECONDS = env.int("GIFTCARD_LOOKUP_WINDOW_SECONDS", default=600)
 # seed_demo sets published passwords; only profiles that allow it may run it.
 DEMO_DATA_ALLOWED = False
 

@@ -1,0 +1,1 @@
+"""API v1 gift card endpoints (API.md "Gift cards")."""

@@ -1,0 +1,193 @@
+"""Small input and output shapes for the gift card API. No business rules here: the
+services decide; these only parse and present."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from core.money import CURRENCY_EXPONENTS
+from giftcards import codes
+from giftcards.models import CardStatus, GiftCard, Transaction, TransactionKind
+
+_PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")
+
+
+class AmountField(serializers.IntegerField):
+    """Whole minor units above 0. Floats, strings and booleans are refused, not rounded."""
+
+    default_error_messages = {
+        "invalid": "Send the amount as a whole number of minor units (2500 = 25.00).",
+        "min_value": "The amount must be above 0.",
+        "max_value": "The amount is larger than the platform allows.",
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", 100_000_000_00)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return int(super().to_internal_value(data))
+
+    def run_validation(self, data: Any = serializers.empty) -> Any:
+        try:
+            return super().run_validation(data)
+        except serializers.ValidationError as exc:
+            if data is serializers.empty or data is None:
+                raise
+            messages = exc.detail if isinstance(exc.detail, list) else [exc.detail]
+            raise serializers.ValidationError(
+                [str(message) for message in messages], code="invalid_amount"
+            ) from exc
+
+
+class CurrencyField(serializers.CharField):
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("min_length", 3)
+        kwargs.setdefault("max_length", 3)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        value = str(super().to_internal_value(data)).upper()
+        if value not in CURRENCY_EXPONENTS:
+            raise serializers.ValidationError(f"'{value}' is not a supported ISO 4217 currency.")
+        return value
+
+
+class CodeField(serializers.CharField):
+    """A card code as a person or a scanner sends it; normalised here."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 64)
+        kwargs.setdefault("trim_whitespace", True)
+        super().__init__(**kwargs)
+
+
+def _validate_metadata(value: dict[str, Any]) -> None:
+    if len(value) > 20:
+        raise serializers.ValidationError("At most 20 metadata keys.")
+    for key, item in value.items():
+        if not isinstance(key, str) or not 1 <= len(key) <= 40:
+            raise serializers.ValidationError("Metadata keys are 1 to 40 characters.")
+        if not isinstance(item, str | int | bool) or len(str(item)) > 500:
+            raise serializers.ValidationError(
+                f"Metadata '{key}' must be a string, number or boolean of at most 500 characters."
+            )
+
+
+class IssueInput(serializers.Serializer[Any]):
+    amount = AmountField()
+    currency = CurrencyField()
+    product = serializers.CharField(required=False, allow_null=True, max_length=40)
+    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+    recipient_email = serializers.EmailField(required=False, allow_blank=True)
+    recipient_phone = serializers.CharField(required=False, allow_blank=True, max_length=16)
+    metadata = serializers.DictField(required=False, validators=[_validate_metadata])
+    reference = serializers.CharField(required=False, allow_blank=True, max_length=200)
+
+    def validate_recipient_phone(self, value: str) -> str:
+        value = value.replace(" ", "")
+        if value and not _PHONE.match(value):
+            raise serializers.ValidationError("Use the international format, e.g. +447700900123.")
+        return value
+
+
+class LookupInput(serializers.Serializer[Any]):
+    code = CodeField()
+
+
+class RedeemInput(serializers.Serializer[Any]):
+    amount = AmountField()
+    currency = CurrencyField(required=False)
+    reference = serializers.CharField(required=False, allow_blank=True, max_length=200)
+
+
+class RedeemByCodeInput(RedeemInput):
+    code = CodeField()
+
+
+class ReloadInput(RedeemInput):
+    pass
+
+
+class VoidInput(serializers.Serializer[Any]):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
+
+
+class RefundInput(serializers.Serializer[Any]):
+    amount = AmountField(required=False)
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    reference = serializers.CharField(required=False, allow_blank=True, max_length=200)
+
+
+class ListFilters(serializers.Serializer[Any]):
+    status = serializers.ChoiceField(choices=CardStatus.choices, required=False)
+    created_after = serializers.DateTimeField(required=False)
+    created_before = serializers.DateTimeField(required=False)
+
+
+class GiftCardOutput(serializers.Serializer[GiftCard]):
+    id = serializers.CharField(source="public_id")
+    object = serializers.SerializerMethodField()
+    last4 = serializers.CharField()
+    currency = serializers.CharField()
+    initial_amount = serializers.IntegerField()
+    balance = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=CardStatus.choices)
+    reloadable = serializers.BooleanField()
+    expires_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    product = serializers.SerializerMethodField()
+    recipient_email = serializers.CharField()
+    recipient_phone = serializers.CharField()
+    metadata = serializers.DictField()
+
+    def get_object(self, card: GiftCard) -> str:
+        return "gift_card"
+
+    @extend_schema_field({"type": "string", "nullable": True, "example": "prod_01j..."})
+    def get_product(self, card: GiftCard) -> str | None:
+        return card.product.public_id if card.product_id and card.product else None
+
+
+class IssuedGiftCardOutput(GiftCardOutput):
+    code = serializers.SerializerMethodField(
+        help_text="The full code, grouped. Shown in this response only; store it or send it now."
+    )
+
+    @extend_schema_field({"type": "string", "example": "7KQ2-M9XD-4HTR-ZB6W"})
+    def get_code(self, card: GiftCard) -> str:
+        return codes.format_code(self.context["code"])
+
+
+class TransactionOutput(serializers.Serializer[Transaction]):
+    id = serializers.CharField(source="public_id")
+    object = serializers.SerializerMethodField()
+    gift_card = serializers.CharField(source="gift_card.public_id")
+    kind = serializers.ChoiceField(choices=TransactionKind.choices)
+    amount = serializers.IntegerField(help_text="Signed: spending is negative.")
+    balance_after = serializers.IntegerField()
+    currency = serializers.CharField()
+    reference = serializers.CharField()
+    reason = serializers.CharField()
+    refund_of = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField()
+
+    def get_object(self, txn: Transaction) -> str:
+        return "transaction"
+
+    @extend_schema_field({"type": "string", "nullable": True})
+    def get_refund_of(self, txn: Transaction) -> str | None:
+        return txn.related.public_id if txn.related_id and txn.related else None
+
+
+class MoneyMovementOutput(serializers.Serializer[Any]):
+    transaction = TransactionOutput()
+    gift_card = GiftCardOutput()

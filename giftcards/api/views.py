@@ -1,0 +1,340 @@
+"""API v1 gift card endpoints: one view per operation. Each validates its input, calls a
+service or selector, and shapes the output; the rules live in ``giftcards.services``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.net import client_ip
+from core.pagination import LimitCursorPagination
+from giftcards import cache as card_cache
+from giftcards import selectors, services
+from giftcards.api import serializers as s
+from giftcards.exceptions import ProductUnavailable
+from giftcards.lookups import LookupClient, find_card_by_code
+from giftcards.models import GiftCard, LookupChannel, Transaction
+from merchants.api.authentication import ApiClient
+from merchants.idempotency import idempotency_key, run_idempotent
+from merchants.models import ApiKey
+from merchants.tenancy import MerchantAPIMixin
+
+PROBLEM = OpenApiResponse(description="RFC 9457 problem+json with a `code`.")
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    name="Idempotency-Key",
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description="Retry safely: the same key and body replays the first response.",
+)
+
+
+def _movement(txn: Transaction) -> dict[str, Any]:
+    return s.MoneyMovementOutput({"transaction": txn, "gift_card": txn.gift_card}).data
+
+
+class GiftCardAPIView(MerchantAPIMixin, APIView):
+    """Base for gift card endpoints: tenant from the key, scopes per method."""
+
+    def _client(self, request: Request) -> LookupClient:
+        return LookupClient(
+            merchant=self.merchant,
+            channel=LookupChannel.API,
+            ip_address=client_ip(request),
+            api_key=self.api_key,
+        )
+
+    @property
+    def api_key(self) -> ApiKey:
+        client: ApiClient = self.request.user
+        return client.api_key
+
+    def _card(self, public_id: str) -> GiftCard:
+        return selectors.giftcard_get(merchant=self.merchant, public_id=public_id)
+
+
+class GiftCardCollectionView(GiftCardAPIView):
+    required_scopes = {"GET": ("cards:read",), "POST": ("cards:write",)}
+
+    @extend_schema(
+        operation_id="gift_cards_list",
+        summary="List gift cards",
+        parameters=[
+            s.ListFilters,
+            OpenApiParameter("limit", int, description="1 to 100, default 25"),
+            OpenApiParameter("cursor", str, description="From `next` or `previous`"),
+        ],
+        responses={200: s.GiftCardOutput(many=True), 400: PROBLEM, 401: PROBLEM},
+    )
+    def get(self, request: Request) -> Response:
+        filters = s.ListFilters(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        cache_key = card_cache.list_key(self.merchant.pk, request.GET.urlencode())
+        cached = card_cache.get(cache_key)
+        if cached is not None:
+            return Response(cached)
+        paginator = LimitCursorPagination()
+        cards = selectors.giftcard_list(merchant=self.merchant, **filters.validated_data)
+        page = paginator.paginate_queryset(cards, request, view=self)
+        body = s.GiftCardOutput(page, many=True).data  # type: ignore[arg-type]
+        response = paginator.get_paginated_response(body)
+        card_cache.put(cache_key, response.data, card_cache.LIST_TTL)
+        return response
+
+    @extend_schema(
+        operation_id="gift_cards_issue",
+        summary="Issue a gift card",
+        description="Creates an active card holding `amount`. The response is the only one "
+        "that ever shows the full `code`.",
+        parameters=[IDEMPOTENCY_HEADER],
+        request=s.IssueInput,
+        responses={201: s.IssuedGiftCardOutput, 400: PROBLEM, 409: PROBLEM, 422: PROBLEM},
+        examples=[
+            OpenApiExample(
+                "Issue 25.00 EUR",
+                value={"amount": 2500, "currency": "EUR", "recipient_email": "ana@example.com"},
+                request_only=True,
+            )
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        data = s.IssueInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        product = None
+        if values.pop("product", None):
+            product = selectors.product_get(
+                merchant=self.merchant, public_id=request.data["product"]
+            )
+            if product is None:
+                raise ProductUnavailable("No product with that id.")
+
+        def issue() -> Response:
+            issued = services.giftcard_issue(
+                merchant=self.merchant,
+                product=product,
+                actor=self.api_key,
+                idempotency_key=idempotency_key(request),
+                **values,
+            )
+            body = s.IssuedGiftCardOutput(issued.card, context={"code": issued.code}).data
+            return Response(body, status=status.HTTP_201_CREATED)
+
+        return run_idempotent(request, merchant=self.merchant, operation=issue)
+
+
+class GiftCardDetailView(GiftCardAPIView):
+    required_scopes = ("cards:read",)
+
+    @extend_schema(
+        operation_id="gift_cards_retrieve",
+        summary="Get a gift card",
+        responses={200: s.GiftCardOutput, 404: PROBLEM},
+    )
+    def get(self, request: Request, card_id: str) -> Response:
+        key = card_cache.card_key(self.merchant.pk, card_id)
+        cached = card_cache.get(key)
+        if cached is not None:
+            return Response(cached)
+        body = s.GiftCardOutput(self._card(card_id)).data
+        card_cache.put(key, body, card_cache.CARD_TTL)
+        return Response(body)
+
+
+class GiftCardLookupView(GiftCardAPIView):
+    required_scopes = ("cards:read",)
+
+    @extend_schema(
+        operation_id="gift_cards_lookup",
+        summary="Find a card by its code (balance check)",
+        description="The code goes in the body, never in the URL. Unknown codes are "
+        "throttled per key and per address: 429 with `Retry-After` when exceeded.",
+        parameters=[IDEMPOTENCY_HEADER],
+        request=s.LookupInput,
+        responses={200: s.GiftCardOutput, 404: PROBLEM, 429: PROBLEM},
+    )
+    def post(self, request: Request) -> Response:
+        data = s.LookupInput(data=request.data)
+        data.is_valid(raise_exception=True)
+
+        def lookup() -> Response:
+            card = find_card_by_code(client=self._client(request), code=data.validated_data["code"])
+            return Response(s.GiftCardOutput(card).data)
+
+        return run_idempotent(request, merchant=self.merchant, operation=lookup)
+
+
+class GiftCardRedeemView(GiftCardAPIView):
+    required_scopes = ("cards:redeem",)
+
+    @extend_schema(
+        operation_id="gift_cards_redeem",
+        summary="Spend from a card",
+        parameters=[IDEMPOTENCY_HEADER],
+        request=s.RedeemInput,
+        responses={
+            201: s.MoneyMovementOutput,
+            400: PROBLEM,
+            404: PROBLEM,
+            409: PROBLEM,
+            422: PROBLEM,
+        },
+    )
+    def post(self, request: Request, card_id: str) -> Response:
+        data = s.RedeemInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        card = self._card(card_id)
+        return self._redeem(request, card, data.validated_data)
+
+    def _redeem(self, request: Request, card: GiftCard, values: dict[str, Any]) -> Response:
+        def redeem() -> Response:
+            txn = services.giftcard_redeem(
+                merchant=self.merchant,
+                card_id=card.pk,
+                amount=values["amount"],
+                currency=values.get("currency"),
+                reference=values.get("reference", ""),
+                actor=self.api_key,
+                idempotency_key=idempotency_key(request),
+            )
+            return Response(_movement(txn), status=status.HTTP_201_CREATED)
+
+        return run_idempotent(request, merchant=self.merchant, operation=redeem)
+
+
+class GiftCardRedeemByCodeView(GiftCardRedeemView):
+    @extend_schema(
+        operation_id="gift_cards_redeem_by_code",
+        summary="Spend from a card found by its code (the till's call)",
+        parameters=[IDEMPOTENCY_HEADER],
+        request=s.RedeemByCodeInput,
+        responses={
+            201: s.MoneyMovementOutput,
+            400: PROBLEM,
+            404: PROBLEM,
+            409: PROBLEM,
+            422: PROBLEM,
+            429: PROBLEM,
+        },
+    )
+    def post(self, request: Request) -> Response:  # type: ignore[override]
+        data = s.RedeemByCodeInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        card = find_card_by_code(client=self._client(request), code=data.validated_data["code"])
+        return self._redeem(request, card, data.validated_data)
+
+
+class GiftCardReloadView(GiftCardAPIView):
+    required_scopes = ("cards:write",)
+
+    @extend_schema(
+        operation_id="gift_cards_reload",
+        summary="Add money to a reloadable card",
+        parameters=[IDEMPOTENCY_HEADER],
+        request=s.ReloadInput,
+        responses={201: s.MoneyMovementOutput, 400: PROBLEM, 404: PROBLEM, 422: PROBLEM},
+    )
+    def post(self, request: Request, card_id: str) -> Response:
+        data = s.ReloadInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        card = self._card(card_id)
+        values = data.validated_data
+
+        def reload() -> Response:
+            txn = services.giftcard_reload(
+                merchant=self.merchant,
+                card_id=card.pk,
+                amount=values["amount"],
+                currency=values.get("currency"),
+                reference=values.get("reference", ""),
+                actor=self.api_key,
+                idempotency_key=idempotency_key(request),
+            )
+            return Response(_movement(txn), status=status.HTTP_201_CREATED)
+
+        return run_idempotent(request, merchant=self.merchant, operation=reload)
+
+
+class GiftCardVoidView(GiftCardAPIView):
+    required_scopes = ("cards:write",)
+
+    @extend_schema(
+        operation_id="gift_cards_void",
+        summary="Void a card",
+        description="Deactivates the card for good; any balance leaves through a `void` entry.",
+        parameters=[IDEMPOTENCY_HEADER],
+        request=s.VoidInput,
+        responses={200: s.MoneyMovementOutput, 404: PROBLEM, 422: PROBLEM},
+    )
+    def post(self, request: Request, card_id: str) -> Response:
+        data = s.VoidInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        card = self._card(card_id)
+
+        def void() -> Response:
+            txn = services.giftcard_void(
+                merchant=self.merchant,
+                card_id=card.pk,
+                reason=data.validated_data.get("reason", ""),
+                actor=self.api_key,
+                idempotency_key=idempotency_key(request),
+            )
+            return Response(_movement(txn), status=status.HTTP_200_OK)
+
+        return run_idempotent(request, merchant=self.merchant, operation=void)
+
+
+class GiftCardTransactionsView(GiftCardAPIView):
+    required_scopes = ("cards:read",)
+
+    @extend_schema(
+        operation_id="gift_cards_transactions",
+        summary="A card's ledger, newest first",
+        parameters=[
+            OpenApiParameter("limit", int, description="1 to 100, default 25"),
+            OpenApiParameter("cursor", str),
+        ],
+        responses={200: s.TransactionOutput(many=True), 404: PROBLEM},
+    )
+    def get(self, request: Request, card_id: str) -> Response:
+        card = self._card(card_id)
+        paginator = LimitCursorPagination()
+        txns = selectors.transaction_list(merchant=self.merchant, gift_card=card)
+        page = paginator.paginate_queryset(txns, request, view=self)
+        body = s.TransactionOutput(page, many=True).data  # type: ignore[arg-type]
+        return paginator.get_paginated_response(body)
+
+
+class TransactionRefundView(GiftCardAPIView):
+    required_scopes = ("cards:write",)
+
+    @extend_schema(
+        operation_id="transactions_refund",
+        summary="Refund all or part of a redemption",
+        parameters=[IDEMPOTENCY_HEADER],
+        request=s.RefundInput,
+        responses={201: s.MoneyMovementOutput, 400: PROBLEM, 404: PROBLEM, 422: PROBLEM},
+    )
+    def post(self, request: Request, transaction_id: str) -> Response:
+        data = s.RefundInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        txn = selectors.transaction_get(merchant=self.merchant, public_id=transaction_id)
+        values = data.validated_data
+
+        def refund() -> Response:
+            refund_txn = services.transaction_refund(
+                merchant=self.merchant,
+                transaction_id=txn.pk,
+                amount=values.get("amount"),
+                reason=values.get("reason", ""),
+                reference=values.get("reference", ""),
+                actor=self.api_key,
+                idempotency_key=idempotency_key(request),
+            )
+            return Response(_movement(refund_txn), status=status.HTTP_201_CREATED)
+
+        return run_idempotent(request, merchant=self.merchant, operation=refund)

@@ -1,0 +1,53 @@
+"""Read caches for card and list lookups (GC-10), invalidated when a change commits.
+
+The redemption path never reads from here: it always reads the locked row.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.core.cache import cache
+from django.db import transaction
+
+CARD_TTL = 5 * 60
+LIST_TTL = 2 * 60
+
+
+def card_key(merchant_id: int, public_id: str) -> str:
+    return f"gc:card:{merchant_id}:{public_id}"
+
+
+def _list_version_key(merchant_id: int) -> str:
+    return f"gc:listver:{merchant_id}"
+
+
+def list_version(merchant_id: int) -> str:
+    version = cache.get(_list_version_key(merchant_id))
+    if version is None:
+        version = str(time.time_ns())
+        cache.add(_list_version_key(merchant_id), version, None)
+    return str(version)
+
+
+def list_key(merchant_id: int, params: str) -> str:
+    return f"gc:list:{merchant_id}:{list_version(merchant_id)}:{params}"
+
+
+def get(key: str) -> Any:
+    return cache.get(key)
+
+
+def put(key: str, value: Any, ttl: int) -> None:
+    cache.set(key, value, ttl)
+
+
+def invalidate_card_on_commit(merchant_id: int, public_id: str) -> None:
+    """Forget the card and every list of the merchant once the change is committed."""
+
+    def invalidate() -> None:
+        cache.delete(card_key(merchant_id, public_id))
+        cache.set(_list_version_key(merchant_id), str(time.time_ns()), None)
+
+    transaction.on_commit(invalidate)

@@ -1,0 +1,36 @@
+"""Row locks on gift cards, taken only by services, inside their transaction."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from giftcards.exceptions import CardNotFound
+from giftcards.models import GiftCard
+from merchants.models import Merchant
+
+
+def _locked(merchant: Merchant) -> QuerySet[GiftCard]:
+    # of=("self",) keeps the lock on the card row alone, whatever is joined.
+    return (
+        GiftCard.objects.select_for_update(of=("self",))
+        .select_related("product")
+        .filter(merchant=merchant)
+    )
+
+
+def lock_card(*, merchant: Merchant, card_id: int) -> GiftCard:
+    card = _locked(merchant).filter(pk=card_id).first()
+    if card is None:
+        raise CardNotFound("No gift card with that id.")
+    return card
+
+
+def lock_card_by_public_id(*, merchant: Merchant, public_id: str) -> GiftCard:
+    card = _locked(merchant).filter(public_id=public_id).first()
+    if card is None:
+        raise CardNotFound("No gift card with that id.")
+    return card
+
+
+def lock_card_by_digest(*, merchant: Merchant, code_digest: str) -> GiftCard | None:
+    return _locked(merchant).filter(code_digest=code_digest).first()

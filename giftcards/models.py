@@ -1,0 +1,243 @@
+"""Products, gift cards and the ledger (GC-1, GC-2, GC-6, GC-7).
+
+A card's ``balance`` is a denormalised copy of the sum of its ledger; both are written
+together by ``giftcards.services`` and nowhere else. The ledger is append-only: the
+model refuses updates and deletes, and on PostgreSQL a trigger refuses them too.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from core.ids import PublicIdFactory
+from core.money import CURRENCY_CHOICES
+from merchants.models import ApiKey, Merchant
+
+
+class Product(models.Model):
+    """A card design in a merchant's catalogue: fixed denominations, or a custom amount
+    between ``min_amount`` and ``max_amount``."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="products")
+    public_id = models.CharField(
+        max_length=40, unique=True, editable=False, default=PublicIdFactory("prod")
+    )
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True, max_length=2000)
+    image = models.ImageField(upload_to="products/", blank=True)
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    denominations = models.JSONField(
+        default=list, blank=True, help_text="Fixed amounts in minor units, e.g. [2500, 5000]."
+    )
+    min_amount = models.PositiveIntegerField(null=True, blank=True)
+    max_amount = models.PositiveIntegerField(null=True, blank=True)
+    validity_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Days a card stays valid after issue; empty: no expiry."
+    )
+    reloadable = models.BooleanField(default=False)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("name",)
+        indexes = [models.Index(fields=["merchant", "is_active"], name="product_merchant_active")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(min_amount__isnull=True)
+                | Q(max_amount__isnull=True)
+                | Q(min_amount__lte=models.F("max_amount")),
+                name="product_min_le_max",
+            ),
+            models.CheckConstraint(
+                condition=Q(min_amount__isnull=True) | Q(min_amount__gt=0),
+                name="product_min_positive",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_custom_amount(self) -> bool:
+        return not self.denominations
+
+
+class CardStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    ACTIVE = "active", "Active"
+    REDEEMED = "redeemed", "Redeemed"
+    EXPIRED = "expired", "Expired"
+    VOID = "void", "Void"
+
+
+class GiftCard(models.Model):
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="gift_cards")
+    public_id = models.CharField(
+        max_length=40, unique=True, editable=False, default=PublicIdFactory("gc")
+    )
+    product = models.ForeignKey(
+        Product, null=True, blank=True, on_delete=models.PROTECT, related_name="gift_cards"
+    )
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    initial_amount = models.PositiveBigIntegerField()
+    balance = models.BigIntegerField()
+    status = models.CharField(max_length=16, choices=CardStatus.choices, default=CardStatus.ACTIVE)
+    reloadable = models.BooleanField(default=True)
+    code_digest = models.CharField(max_length=64, editable=False)
+    code_encrypted = models.TextField(editable=False)
+    last4 = models.CharField(max_length=4, editable=False)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    recipient_email = models.EmailField(blank=True)
+    recipient_phone = models.CharField(max_length=32, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("-created_at",)
+        constraints = [
+            models.CheckConstraint(condition=Q(balance__gte=0), name="giftcard_balance_gte_0"),
+            models.UniqueConstraint(
+                fields=["merchant", "code_digest"], name="giftcard_merchant_code_unique"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["merchant", "-created_at"], name="giftcard_merchant_created"),
+            models.Index(fields=["merchant", "status"], name="giftcard_merchant_status"),
+            models.Index(fields=["merchant", "last4"], name="giftcard_merchant_last4"),
+            models.Index(
+                fields=["expires_at"],
+                name="giftcard_expiry_due",
+                condition=Q(status="active", expires_at__isnull=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Card …{self.last4}"
+
+    @property
+    def masked_code(self) -> str:
+        return f"····-····-····-{self.last4}"
+
+    def is_expired(self, now: Any = None) -> bool:
+        now = now or timezone.now()
+        return self.expires_at is not None and self.expires_at <= now
+
+
+class TransactionKind(models.TextChoices):
+    ISSUE = "issue", "Issue"
+    REDEEM = "redeem", "Redeem"
+    RELOAD = "reload", "Reload"
+    REFUND = "refund", "Refund"
+    ADJUST = "adjust", "Adjust"
+    EXPIRE = "expire", "Expire"
+    VOID = "void", "Void"
+
+
+class AppendOnlyQuerySet(models.QuerySet["Transaction"]):
+    def update(self, **kwargs: Any) -> int:
+        raise TypeError("The ledger is append-only: rows are never updated.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise TypeError("The ledger is append-only: rows are never deleted.")
+
+
+class Transaction(models.Model):
+    """One ledger entry: a signed ``amount`` and the card's ``balance_after``."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="+")
+    gift_card = models.ForeignKey(GiftCard, on_delete=models.PROTECT, related_name="transactions")
+    public_id = models.CharField(
+        max_length=40, unique=True, editable=False, default=PublicIdFactory("txn")
+    )
+    kind = models.CharField(max_length=16, choices=TransactionKind.choices)
+    amount = models.BigIntegerField()
+    balance_after = models.BigIntegerField()
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    reference = models.CharField(max_length=200, blank=True)
+    reason = models.CharField(max_length=500, blank=True)
+    related = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="refunds"
+    )
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actor_api_key = models.ForeignKey(
+        ApiKey, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    idempotency_key = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects: ClassVar[models.Manager[Transaction]] = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(balance_after__gte=0), name="transaction_balance_after_gte_0"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["merchant", "gift_card", "-created_at"], name="txn_merchant_card_created"
+            ),
+            models.Index(fields=["merchant", "-created_at"], name="txn_merchant_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount} {self.currency}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise TypeError("The ledger is append-only: rows are never updated.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise TypeError("The ledger is append-only: rows are never deleted.")
+
+    @property
+    def actor_label(self) -> str:
+        if self.actor_user_id:
+            return str(self.actor_user)
+        if self.actor_api_key_id:
+            return f"API key {self.actor_api_key}"
+        return "system"
+
+
+class LookupChannel(models.TextChoices):
+    API = "api", "API"
+    TILL = "till", "Till"
+    DASHBOARD = "dashboard", "Dashboard"
+    STOREFRONT = "storefront", "Storefront"
+
+
+class FailedCodeLookup(models.Model):
+    """A code that matched no card. Kept to spot guessing; the audit log takes these over."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="+")
+    channel = models.CharField(max_length=16, choices=LookupChannel.choices)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    api_key = models.ForeignKey(ApiKey, null=True, blank=True, on_delete=models.SET_NULL)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    throttled = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ("-created_at",)
+        indexes = [
+            models.Index(fields=["merchant", "-created_at"], name="failedlookup_merchant_created")
+        ]
+
+    def __str__(self) -> str:
+        return f"failed lookup via {self.channel} at {self.created_at:%Y-%m-%d %H:%M}"

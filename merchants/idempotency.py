@@ -1,0 +1,142 @@
+"""Idempotency for every API POST (API.md "Idempotency").
+
+The first response to an ``Idempotency-Key`` is stored in the same database transaction
+as the effect it reports, so both commit or neither does. A concurrent retry with the
+same key blocks on the unique index until the first commits, then fails to insert, rolls
+back whatever it did, and replays the stored response: one wins, the other replays.
+
+Refusals (4xx) are stored and replayed too; the transaction that raised them has rolled
+back, so storing happens in a fresh one (and if a concurrent request stored first, that
+response is the one returned).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from core.api import PROBLEM_CONTENT_TYPE, problem
+from core.errors import ApplicationError, ConflictError
+from merchants.models import IdempotencyRecord, Merchant
+
+HEADER = "Idempotency-Key"
+REPLAY_HEADER = "Idempotent-Replayed"
+RETENTION = timedelta(hours=48)
+_VALID_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+class IdempotencyKeyReused(ConflictError):
+    code = "idempotency_key_reused"
+    title = "Idempotency key reused"
+
+
+class InvalidIdempotencyKey(ApplicationError):
+    code = "invalid_idempotency_key"
+    title = "Invalid idempotency key"
+
+
+class _KeyTaken(Exception):
+    """Internal: another request committed this key first."""
+
+
+def fingerprint(request: Request) -> str:
+    body = json.dumps(request.data, sort_keys=True, separators=(",", ":"), default=str)
+    material = f"{request.method}\n{request.path}\n{body}"
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+def _problem_response(request: Request, exc: ApplicationError) -> Response:
+    body = problem(
+        status_code=exc.status,
+        code=exc.code,
+        title=exc.title,
+        detail=exc.detail,
+        request=request,
+        **exc.extra,
+    )
+    body.pop("request_id", None)  # the replay must equal the original, whoever asks
+    response = Response(body, status=exc.status, content_type=PROBLEM_CONTENT_TYPE)
+    if exc.status == 429 and "retry_after" in exc.extra:
+        response["Retry-After"] = str(exc.extra["retry_after"])
+    return response
+
+
+def _replay(request: Request, merchant: Merchant, key: str, print_: str) -> Response:
+    record = IdempotencyRecord.objects.filter(merchant=merchant, key=key).first()
+    if record is None:  # pragma: no cover - the winner rolled back after we saw it
+        raise IdempotencyKeyReused("That idempotency key is being used right now; retry.")
+    if record.fingerprint != print_:
+        raise IdempotencyKeyReused(
+            "This Idempotency-Key was used with a different request. Use a new key."
+        )
+    content_type = PROBLEM_CONTENT_TYPE if record.response_status >= 400 else None
+    response = Response(
+        record.response_body, status=record.response_status, content_type=content_type
+    )
+    response[REPLAY_HEADER] = "true"
+    return response
+
+
+def _store(request: Request, merchant: Merchant, key: str, print_: str, response: Response) -> None:
+    IdempotencyRecord.objects.create(
+        merchant=merchant,
+        key=key,
+        fingerprint=print_,
+        method=request.method or "POST",
+        path=request.path[:300],
+        response_status=response.status_code,
+        response_body=response.data,
+    )
+
+
+def idempotency_key(request: Request) -> str:
+    return request.headers.get(HEADER, "")
+
+
+def run_idempotent(
+    request: Request, *, merchant: Merchant, operation: Callable[[], Response]
+) -> Response:
+    """Run ``operation`` (which calls services and returns a Response) at most once per key."""
+    key = idempotency_key(request)
+    if not key:
+        with transaction.atomic():
+            return operation()
+    if not _VALID_KEY.match(key):
+        raise InvalidIdempotencyKey(
+            "The Idempotency-Key header must be 1 to 255 visible ASCII characters."
+        )
+    print_ = fingerprint(request)
+    try:
+        with transaction.atomic():
+            response = operation()
+            try:
+                with transaction.atomic():
+                    _store(request, merchant, key, print_, response)
+            except IntegrityError:
+                raise _KeyTaken from None
+        return response
+    except _KeyTaken:
+        return _replay(request, merchant, key, print_)
+    except ApplicationError as exc:
+        refusal = _problem_response(request, exc)
+        try:
+            with transaction.atomic():
+                _store(request, merchant, key, print_, refusal)
+        except IntegrityError:
+            return _replay(request, merchant, key, print_)
+        return refusal
+
+
+def purge_expired(*, now: Any = None) -> int:
+    cutoff = (now or timezone.now()) - RETENTION
+    deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
+    return deleted
