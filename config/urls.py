@@ -9,6 +9,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("accounts/", include("allauth.urls")),
     path("account/", include("accounts.urls")),
     path("m/", include("merchants.urls")),
+    path("m/<slug:merchant_slug>/", include("giftcards.urls")),
     path("api/v1/", include("config.api_urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,0 +1,1 @@
+"""The merchant dashboard's gift card pages, one module per area."""

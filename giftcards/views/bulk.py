@@ -1,0 +1,5 @@
+"""Dashboard pages: bulk."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []

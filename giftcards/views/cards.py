@@ -1,0 +1,5 @@
+"""Dashboard pages: cards."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []

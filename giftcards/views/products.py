@@ -1,0 +1,5 @@
+"""Dashboard pages: products."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []

@@ -1,0 +1,5 @@
+"""Dashboard pages: till."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []
