@@ -4,6 +4,8 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
 
+from core.api_docs import ApiDocsView
+
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("core.urls")),
     path("accounts/", include("allauth.urls")),
@@ -11,6 +13,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("m/", include("merchants.urls")),
     path("m/<slug:merchant_slug>/", include("giftcards.urls")),
     path("api/v1/", include("config.api_urls")),
+    path("api/docs/", ApiDocsView.as_view(), name="api-docs"),
     path("admin/", admin.site.urls),
 ]
 

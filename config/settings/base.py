@@ -64,6 +64,7 @@ THIRD_PARTY_APPS = [
     "django_otp",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_filters",
     "django_celery_beat",
     "corsheaders",
@@ -322,9 +323,22 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": f"{PLATFORM_NAME} API",
-    "DESCRIPTION": "Issue, check and redeem gift cards.",
+    "DESCRIPTION": (
+        "Issue, check and redeem gift cards. Authenticate with a merchant API key "
+        "(`Authorization: Bearer gk_live_...`). Amounts are integers in minor units. "
+        "Every POST accepts an `Idempotency-Key`. Errors are RFC 9457 problem+json "
+        "with a machine-readable `code`."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "CardStatusEnum": "giftcards.models.CardStatus",
+        "TransactionKindEnum": "giftcards.models.TransactionKind",
+    },
 }
 
 # --- Logging ------------------------------------------------------------------

@@ -1,6 +1,8 @@
 """Test profile: fast hashing, in-memory email, eager Celery; the database comes from
 ``DATABASE_URL`` (PostgreSQL in CI, SQLite otherwise)."""
 
+import os
+
 from .base import *  # noqa: F403
 
 DEBUG = False
@@ -18,3 +20,9 @@ LOG_FORMAT = "json"
 DEMO_DATA_ALLOWED = True
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+
+# One test database per test process, so parallel runs on one PostgreSQL never collide.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":  # noqa: F405
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"  # noqa: F405
+    }
