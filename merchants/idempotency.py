@@ -70,7 +70,12 @@ def _problem_response(request: Request, exc: ApplicationError) -> Response:
     return response
 
 
-def _replay(request: Request, merchant: Merchant, key: str, print_: str) -> Response:
+BodyTransform = Callable[[Any], Any]
+
+
+def _replay(
+    request: Request, merchant: Merchant, key: str, print_: str, unseal: BodyTransform | None
+) -> Response:
     record = IdempotencyRecord.objects.filter(merchant=merchant, key=key).first()
     if record is None:  # pragma: no cover - the winner rolled back after we saw it
         raise IdempotencyKeyReused("That idempotency key is being used right now; retry.")
@@ -79,14 +84,25 @@ def _replay(request: Request, merchant: Merchant, key: str, print_: str) -> Resp
             "This Idempotency-Key was used with a different request. Use a new key."
         )
     content_type = PROBLEM_CONTENT_TYPE if record.response_status >= 400 else None
-    response = Response(
-        record.response_body, status=record.response_status, content_type=content_type
-    )
+    body = record.response_body
+    if unseal is not None and record.response_status < 400:
+        body = unseal(body)
+    response = Response(body, status=record.response_status, content_type=content_type)
     response[REPLAY_HEADER] = "true"
     return response
 
 
-def _store(request: Request, merchant: Merchant, key: str, print_: str, response: Response) -> None:
+def _store(
+    request: Request,
+    merchant: Merchant,
+    key: str,
+    print_: str,
+    response: Response,
+    seal: BodyTransform | None = None,
+) -> None:
+    body = response.data
+    if seal is not None and response.status_code < 400:
+        body = seal(body)
     IdempotencyRecord.objects.create(
         merchant=merchant,
         key=key,
@@ -94,7 +110,7 @@ def _store(request: Request, merchant: Merchant, key: str, print_: str, response
         method=request.method or "POST",
         path=request.path[:300],
         response_status=response.status_code,
-        response_body=response.data,
+        response_body=body,
     )
 
 
@@ -103,9 +119,18 @@ def idempotency_key(request: Request) -> str:
 
 
 def run_idempotent(
-    request: Request, *, merchant: Merchant, operation: Callable[[], Response]
+    request: Request,
+    *,
+    merchant: Merchant,
+    operation: Callable[[], Response],
+    seal: BodyTransform | None = None,
+    unseal: BodyTransform | None = None,
 ) -> Response:
-    """Run ``operation`` (which calls services and returns a Response) at most once per key."""
+    """Run ``operation`` (which calls services and returns a Response) at most once per key.
+
+    ``seal`` rewrites a success body before it is stored and ``unseal`` restores it on
+    replay, so secrets in a response (a new card's code) are never stored in clear.
+    """
     key = idempotency_key(request)
     if not key:
         with transaction.atomic():
@@ -120,19 +145,19 @@ def run_idempotent(
             response = operation()
             try:
                 with transaction.atomic():
-                    _store(request, merchant, key, print_, response)
+                    _store(request, merchant, key, print_, response, seal)
             except IntegrityError:
                 raise _KeyTaken from None
         return response
     except _KeyTaken:
-        return _replay(request, merchant, key, print_)
+        return _replay(request, merchant, key, print_, unseal)
     except ApplicationError as exc:
         refusal = _problem_response(request, exc)
         try:
             with transaction.atomic():
                 _store(request, merchant, key, print_, refusal)
         except IntegrityError:
-            return _replay(request, merchant, key, print_)
+            return _replay(request, merchant, key, print_, unseal)
         return refusal
 
 

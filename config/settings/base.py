@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from csp.constants import NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -306,6 +307,18 @@ CELERY_BEAT_SCHEDULE = {
     "clear-expired-sessions": {
         "task": "core.tasks.clear_expired_sessions",
         "schedule": timedelta(hours=24),
+        "options": {"expires": 60 * 60},
+    },
+    # GC-8 / OP-1: breakage is booked as an ``expire`` ledger entry; the job is idempotent.
+    "expire-gift-cards": {
+        "task": "giftcards.jobs.expire_gift_cards",
+        "schedule": crontab(hour=2, minute=0),
+        "options": {"expires": 60 * 60},
+    },
+    # Stored API responses are replayed for 48 hours (merchants.idempotency.RETENTION).
+    "purge-idempotency-records": {
+        "task": "giftcards.jobs.purge_idempotency_records",
+        "schedule": crontab(hour=3, minute=0),
         "options": {"expires": 60 * 60},
     },
 }

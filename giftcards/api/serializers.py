@@ -188,6 +188,18 @@ class TransactionOutput(serializers.Serializer[Transaction]):
         return txn.related.public_id if txn.related_id and txn.related else None
 
 
+class GiftCardPage(serializers.Serializer[Any]):
+    results = GiftCardOutput(many=True)
+    next = serializers.URLField(allow_null=True, help_text="The next page, or null.")
+    previous = serializers.URLField(allow_null=True)
+
+
+class TransactionPage(serializers.Serializer[Any]):
+    results = TransactionOutput(many=True)
+    next = serializers.URLField(allow_null=True, help_text="The next page, or null.")
+    previous = serializers.URLField(allow_null=True)
+
+
 class MoneyMovementOutput(serializers.Serializer[Any]):
     transaction = TransactionOutput()
     gift_card = GiftCardOutput()

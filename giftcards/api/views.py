@@ -5,16 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api_schema import problem_responses
 from core.net import client_ip
 from core.pagination import LimitCursorPagination
 from giftcards import cache as card_cache
-from giftcards import selectors, services
+from giftcards import codes, selectors, services
 from giftcards.api import serializers as s
 from giftcards.exceptions import ProductUnavailable
 from giftcards.lookups import LookupClient, find_card_by_code
@@ -24,13 +25,21 @@ from merchants.idempotency import idempotency_key, run_idempotent
 from merchants.models import ApiKey
 from merchants.tenancy import MerchantAPIMixin
 
-PROBLEM = OpenApiResponse(description="RFC 9457 problem+json with a `code`.")
 IDEMPOTENCY_HEADER = OpenApiParameter(
     name="Idempotency-Key",
     location=OpenApiParameter.HEADER,
     required=False,
     description="Retry safely: the same key and body replays the first response.",
 )
+
+
+def _seal_code(body: dict[str, Any]) -> dict[str, Any]:
+    """Keep a new card's code out of the idempotency store: store it encrypted."""
+    return {**body, "code": {"sealed": codes.encrypt(codes.normalise(body["code"]))}}
+
+
+def _unseal_code(body: dict[str, Any]) -> dict[str, Any]:
+    return {**body, "code": codes.format_code(codes.decrypt(body["code"]["sealed"]))}
 
 
 def _movement(txn: Transaction) -> dict[str, Any]:
@@ -68,7 +77,7 @@ class GiftCardCollectionView(GiftCardAPIView):
             OpenApiParameter("limit", int, description="1 to 100, default 25"),
             OpenApiParameter("cursor", str, description="From `next` or `previous`"),
         ],
-        responses={200: s.GiftCardOutput(many=True), 400: PROBLEM, 401: PROBLEM},
+        responses={200: s.GiftCardPage, **problem_responses(400, 401)},
     )
     def get(self, request: Request) -> Response:
         filters = s.ListFilters(data=request.query_params)
@@ -92,7 +101,7 @@ class GiftCardCollectionView(GiftCardAPIView):
         "that ever shows the full `code`.",
         parameters=[IDEMPOTENCY_HEADER],
         request=s.IssueInput,
-        responses={201: s.IssuedGiftCardOutput, 400: PROBLEM, 409: PROBLEM, 422: PROBLEM},
+        responses={201: s.IssuedGiftCardOutput, **problem_responses(400, 409, 422)},
         examples=[
             OpenApiExample(
                 "Issue 25.00 EUR",
@@ -124,7 +133,9 @@ class GiftCardCollectionView(GiftCardAPIView):
             body = s.IssuedGiftCardOutput(issued.card, context={"code": issued.code}).data
             return Response(body, status=status.HTTP_201_CREATED)
 
-        return run_idempotent(request, merchant=self.merchant, operation=issue)
+        return run_idempotent(
+            request, merchant=self.merchant, operation=issue, seal=_seal_code, unseal=_unseal_code
+        )
 
 
 class GiftCardDetailView(GiftCardAPIView):
@@ -133,7 +144,7 @@ class GiftCardDetailView(GiftCardAPIView):
     @extend_schema(
         operation_id="gift_cards_retrieve",
         summary="Get a gift card",
-        responses={200: s.GiftCardOutput, 404: PROBLEM},
+        responses={200: s.GiftCardOutput, **problem_responses(404)},
     )
     def get(self, request: Request, card_id: str) -> Response:
         key = card_cache.card_key(self.merchant.pk, card_id)
@@ -155,17 +166,19 @@ class GiftCardLookupView(GiftCardAPIView):
         "throttled per key and per address: 429 with `Retry-After` when exceeded.",
         parameters=[IDEMPOTENCY_HEADER],
         request=s.LookupInput,
-        responses={200: s.GiftCardOutput, 404: PROBLEM, 429: PROBLEM},
+        responses={200: s.GiftCardOutput, **problem_responses(404, 429)},
     )
     def post(self, request: Request) -> Response:
         data = s.LookupInput(data=request.data)
         data.is_valid(raise_exception=True)
-
-        def lookup() -> Response:
-            card = find_card_by_code(client=self._client(request), code=data.validated_data["code"])
-            return Response(s.GiftCardOutput(card).data)
-
-        return run_idempotent(request, merchant=self.merchant, operation=lookup)
+        # Outside any transaction: a failed lookup is counted and recorded even though
+        # the request ends in an error.
+        card = find_card_by_code(client=self._client(request), code=data.validated_data["code"])
+        return run_idempotent(
+            request,
+            merchant=self.merchant,
+            operation=lambda: Response(s.GiftCardOutput(card).data),
+        )
 
 
 class GiftCardRedeemView(GiftCardAPIView):
@@ -176,13 +189,7 @@ class GiftCardRedeemView(GiftCardAPIView):
         summary="Spend from a card",
         parameters=[IDEMPOTENCY_HEADER],
         request=s.RedeemInput,
-        responses={
-            201: s.MoneyMovementOutput,
-            400: PROBLEM,
-            404: PROBLEM,
-            409: PROBLEM,
-            422: PROBLEM,
-        },
+        responses={201: s.MoneyMovementOutput, **problem_responses(400, 404, 409, 422)},
     )
     def post(self, request: Request, card_id: str) -> Response:
         data = s.RedeemInput(data=request.data)
@@ -212,14 +219,7 @@ class GiftCardRedeemByCodeView(GiftCardRedeemView):
         summary="Spend from a card found by its code (the till's call)",
         parameters=[IDEMPOTENCY_HEADER],
         request=s.RedeemByCodeInput,
-        responses={
-            201: s.MoneyMovementOutput,
-            400: PROBLEM,
-            404: PROBLEM,
-            409: PROBLEM,
-            422: PROBLEM,
-            429: PROBLEM,
-        },
+        responses={201: s.MoneyMovementOutput, **problem_responses(400, 404, 409, 422, 429)},
     )
     def post(self, request: Request) -> Response:  # type: ignore[override]
         data = s.RedeemByCodeInput(data=request.data)
@@ -236,7 +236,7 @@ class GiftCardReloadView(GiftCardAPIView):
         summary="Add money to a reloadable card",
         parameters=[IDEMPOTENCY_HEADER],
         request=s.ReloadInput,
-        responses={201: s.MoneyMovementOutput, 400: PROBLEM, 404: PROBLEM, 422: PROBLEM},
+        responses={201: s.MoneyMovementOutput, **problem_responses(400, 404, 422)},
     )
     def post(self, request: Request, card_id: str) -> Response:
         data = s.ReloadInput(data=request.data)
@@ -268,7 +268,7 @@ class GiftCardVoidView(GiftCardAPIView):
         description="Deactivates the card for good; any balance leaves through a `void` entry.",
         parameters=[IDEMPOTENCY_HEADER],
         request=s.VoidInput,
-        responses={200: s.MoneyMovementOutput, 404: PROBLEM, 422: PROBLEM},
+        responses={200: s.MoneyMovementOutput, **problem_responses(404, 422)},
     )
     def post(self, request: Request, card_id: str) -> Response:
         data = s.VoidInput(data=request.data)
@@ -298,7 +298,7 @@ class GiftCardTransactionsView(GiftCardAPIView):
             OpenApiParameter("limit", int, description="1 to 100, default 25"),
             OpenApiParameter("cursor", str),
         ],
-        responses={200: s.TransactionOutput(many=True), 404: PROBLEM},
+        responses={200: s.TransactionPage, **problem_responses(400, 404)},
     )
     def get(self, request: Request, card_id: str) -> Response:
         card = self._card(card_id)
@@ -317,7 +317,7 @@ class TransactionRefundView(GiftCardAPIView):
         summary="Refund all or part of a redemption",
         parameters=[IDEMPOTENCY_HEADER],
         request=s.RefundInput,
-        responses={201: s.MoneyMovementOutput, 400: PROBLEM, 404: PROBLEM, 422: PROBLEM},
+        responses={201: s.MoneyMovementOutput, **problem_responses(400, 404, 422)},
     )
     def post(self, request: Request, transaction_id: str) -> Response:
         data = s.RefundInput(data=request.data)

@@ -9,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api_schema import problem_responses
 from merchants.tenancy import MerchantAPIMixin
 
 
@@ -21,6 +22,8 @@ class MerchantOutput(serializers.Serializer[object]):
 
 
 class CurrentMerchantView(MerchantAPIMixin, APIView):
-    @extend_schema(responses=MerchantOutput, summary="The API key's merchant")
+    @extend_schema(
+        responses={200: MerchantOutput, **problem_responses()}, summary="The API key's merchant"
+    )
     def get(self, request: Request) -> Response:
         return Response(MerchantOutput(self.merchant).data)
