@@ -16,3 +16,5 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 # Carries the request id of the request that queued a task into the task's log lines.
 app.steps["worker"].add(DjangoStructLogInitStep)
 app.autodiscover_tasks()
+# Periodic jobs live in ``<app>/jobs.py`` next to the services they call.
+app.autodiscover_tasks(related_name="jobs")

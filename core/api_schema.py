@@ -35,7 +35,8 @@ class ProblemSerializer(serializers.Serializer[Any]):
     code = serializers.CharField(help_text="Stable, machine-readable reason.")
     instance = serializers.CharField(required=False)
     request_id = serializers.CharField(required=False)
-    errors = FieldErrorSerializer(many=True, required=False)
+    # Declared fields are collected by the metaclass; this does not shadow .errors.
+    errors = FieldErrorSerializer(many=True, required=False)  # type: ignore[assignment]
 
 
 def problem_responses(*statuses: int) -> dict[Any, OpenApiResponse]:

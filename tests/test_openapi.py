@@ -87,8 +87,8 @@ def test_every_response_matches_the_schema(
 ) -> None:
     def check(method: str, path: str, data: Any = None, **headers: str) -> Any:
         call = getattr(api_client, method)
-        response = call(path, data, format="json", headers=headers) if method == "post" else (
-            call(path)
+        response = (
+            call(path, data, format="json", headers=headers) if method == "post" else (call(path))
         )
         assert_matches(schema, method, path, response)
         return response
@@ -99,10 +99,18 @@ def test_every_response_matches_the_schema(
     check("get", "/api/v1/gift-cards/?limit=1&status=active")
     check("get", f"/api/v1/gift-cards/{card_id}/")
     check("post", "/api/v1/gift-cards/lookup/", {"code": code})
-    spend = check("post", f"/api/v1/gift-cards/{card_id}/redeem/", {"amount": 100},
-                  **{"Idempotency-Key": "k-1"}).json()
-    check("post", f"/api/v1/gift-cards/{card_id}/redeem/", {"amount": 100},
-          **{"Idempotency-Key": "k-1"})
+    spend = check(
+        "post",
+        f"/api/v1/gift-cards/{card_id}/redeem/",
+        {"amount": 100},
+        **{"Idempotency-Key": "k-1"},
+    ).json()
+    check(
+        "post",
+        f"/api/v1/gift-cards/{card_id}/redeem/",
+        {"amount": 100},
+        **{"Idempotency-Key": "k-1"},
+    )
     check("post", "/api/v1/gift-cards/redeem/", {"code": code, "amount": 100})
     check("post", f"/api/v1/gift-cards/{card_id}/reload/", {"amount": 100})
     check("post", f"/api/v1/transactions/{spend['transaction']['id']}/refund/", {"amount": 50})
@@ -111,8 +119,9 @@ def test_every_response_matches_the_schema(
     # refusals are documented too
     check("post", f"/api/v1/gift-cards/{card_id}/redeem/", {"amount": 10**9})
     check("post", f"/api/v1/gift-cards/{card_id}/redeem/", {"amount": 0})
-    check("post", f"/api/v1/gift-cards/{card_id}/redeem/", {"amount": 1},
-          **{"Idempotency-Key": "k-1"})
+    check(
+        "post", f"/api/v1/gift-cards/{card_id}/redeem/", {"amount": 1}, **{"Idempotency-Key": "k-1"}
+    )
     check("post", "/api/v1/gift-cards/lookup/", {"code": codes.generate()})
     check("get", "/api/v1/gift-cards/gc_missing/")
     check("post", f"/api/v1/gift-cards/{card_id}/void/", {"reason": "test"})
@@ -124,5 +133,9 @@ def test_every_response_matches_the_schema(
 def test_issue_and_money_movement_examples_round_trip(api_client: APIClient, merchant: Merchant):
     card = issue(merchant, 100).card
     txn = services.giftcard_redeem(merchant=merchant, card_id=card.pk, amount=1)
-    assert api_client.get(f"/api/v1/gift-cards/{card.public_id}/transactions/").json()[
-        "results"][0]["id"] == txn.public_id
+    assert (
+        api_client.get(f"/api/v1/gift-cards/{card.public_id}/transactions/").json()["results"][0][
+            "id"
+        ]
+        == txn.public_id
+    )

@@ -348,6 +348,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/v1/",
     "ENUM_NAME_OVERRIDES": {
         "CardStatusEnum": "giftcards.models.CardStatus",
         "TransactionKindEnum": "giftcards.models.TransactionKind",

@@ -61,7 +61,7 @@ def test_issue_returns_the_card_with_its_code_once(api_client: APIClient) -> Non
     )
     assert response.status_code == 201
     body = response.json()
-    assert CARD_FIELDS <= set(body)
+    assert set(body) >= CARD_FIELDS
     assert body["id"].startswith("gc_")
     assert (body["balance"], body["initial_amount"], body["currency"]) == (2500, 2500, "EUR")
     assert body["status"] == "active"
@@ -179,7 +179,7 @@ def test_retrieve_and_transactions_newest_first(api_client: APIClient, merchant:
     assert body["balance"] == 900
     txns = api_client.get(f"/api/v1/gift-cards/{card.public_id}/transactions/").json()
     assert [t["kind"] for t in txns["results"]] == ["redeem", "issue"]
-    assert TXN_FIELDS <= set(txns["results"][0])
+    assert set(txns["results"][0]) >= TXN_FIELDS
     assert txns["results"][0]["amount"] == -100
 
 
@@ -249,7 +249,7 @@ def test_redeem_by_id(api_client: APIClient, merchant: Merchant) -> None:
     assert response.status_code == 201
     body = response.json()
     assert set(body) == {"transaction", "gift_card"}
-    assert TXN_FIELDS <= set(body["transaction"])
+    assert set(body["transaction"]) >= TXN_FIELDS
     assert (body["transaction"]["amount"], body["transaction"]["balance_after"]) == (-250, 750)
     assert body["transaction"]["reference"] == "POS-1"
     assert body["gift_card"]["balance"] == 750

@@ -10,8 +10,9 @@ from hypothesis import strategies as st
 
 from giftcards import codes
 
-bodies = st.text(alphabet=codes.ALPHABET, min_size=codes.RANDOM_SYMBOLS,
-                 max_size=codes.RANDOM_SYMBOLS)
+bodies = st.text(
+    alphabet=codes.ALPHABET, min_size=codes.RANDOM_SYMBOLS, max_size=codes.RANDOM_SYMBOLS
+)
 
 
 def _code(body: str) -> str:

@@ -49,10 +49,13 @@ def test_the_storefront_also_brakes_per_merchant(merchant: Merchant, settings) -
     settings.GIFTCARD_LOOKUP_FAILURES_PER_CLIENT = 100
     settings.GIFTCARD_LOOKUP_FAILURES_PER_MERCHANT = 6
     for n in range(6):  # six different addresses, one guess each
-        _guess(LookupClient(merchant=merchant, channel=LookupChannel.STOREFRONT,
-                            ip_address=f"10.0.1.{n}"), 1)
-    fresh = LookupClient(merchant=merchant, channel=LookupChannel.STOREFRONT,
-                         ip_address="10.0.9.9")
+        _guess(
+            LookupClient(
+                merchant=merchant, channel=LookupChannel.STOREFRONT, ip_address=f"10.0.1.{n}"
+            ),
+            1,
+        )
+    fresh = LookupClient(merchant=merchant, channel=LookupChannel.STOREFRONT, ip_address="10.0.9.9")
     with pytest.raises(TooManyLookups):
         check_allowed(fresh)
     staff = LookupClient(merchant=merchant, channel=LookupChannel.TILL, ip_address="10.0.9.9")
@@ -86,8 +89,7 @@ def test_counters_live_in_redis_when_configured(merchant: Merchant, settings) ->
     settings.GIFTCARD_LOOKUP_FAILURES_PER_CLIENT = 3
     with override_settings(CACHES=redis_cache):
         caches["default"].clear()
-        client = LookupClient(merchant=merchant, channel=LookupChannel.API,
-                              ip_address="10.0.0.4")
+        client = LookupClient(merchant=merchant, channel=LookupChannel.API, ip_address="10.0.0.4")
         _guess(client, 3)
         with pytest.raises(TooManyLookups):
             check_allowed(client)

@@ -32,8 +32,12 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def product(merchant: Merchant) -> Product:
     return Product.objects.create(
-        merchant=merchant, name="Classic", currency="EUR", denominations=[2500, 5000],
-        validity_days=730, reloadable=False,
+        merchant=merchant,
+        name="Classic",
+        currency="EUR",
+        denominations=[2500, 5000],
+        validity_days=730,
+        reloadable=False,
     )
 
 
@@ -82,8 +86,9 @@ def test_issue_refuses_another_merchants_product(other_merchant, product: Produc
 
 
 def test_custom_amount_products_enforce_min_and_max(merchant: Merchant) -> None:
-    custom = Product.objects.create(merchant=merchant, name="Any", currency="EUR",
-                                    min_amount=500, max_amount=50000)
+    custom = Product.objects.create(
+        merchant=merchant, name="Any", currency="EUR", min_amount=500, max_amount=50000
+    )
     issue(merchant, 500, product=custom)
     with pytest.raises(InvalidAmount, match="smallest"):
         issue(merchant, 499, product=custom)
@@ -137,9 +142,9 @@ def test_void_and_expired_cards_cannot_be_spent(merchant: Merchant) -> None:
     assert snapshot(voided) == before
 
     expiring = issue(merchant, 1000, expires_at=timezone.now() + timedelta(days=400)).card
-    with time_machine.travel(timezone.now() + timedelta(days=401)):
-        with pytest.raises(CardNotActive, match="expired"):
-            services.giftcard_redeem(merchant=merchant, card_id=expiring.pk, amount=1)
+    later = timezone.now() + timedelta(days=401)
+    with time_machine.travel(later), pytest.raises(CardNotActive, match="expired"):
+        services.giftcard_redeem(merchant=merchant, card_id=expiring.pk, amount=1)
 
 
 def test_pending_cards_activate_then_spend(merchant: Merchant) -> None:
@@ -198,8 +203,12 @@ def test_adjust_needs_a_reason_and_keeps_balance_non_negative(merchant: Merchant
     txn = services.giftcard_adjust(
         merchant=merchant, card_id=card.pk, amount=-250, reason="Till error", actor=owner
     )
-    assert (txn.kind, txn.amount, txn.balance_after, txn.reason) == ("adjust", -250, 750,
-                                                                    "Till error")
+    assert (txn.kind, txn.amount, txn.balance_after, txn.reason) == (
+        "adjust",
+        -250,
+        750,
+        "Till error",
+    )
 
 
 def test_void_moves_the_rest_out_through_the_ledger(merchant: Merchant) -> None:
@@ -256,11 +265,17 @@ def test_the_database_refuses_a_negative_balance(merchant: Merchant) -> None:
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="trigger exists on PostgreSQL")
 def test_postgresql_refuses_ledger_updates_and_deletes(merchant: Merchant) -> None:
     txn = issue(merchant).transaction
-    with pytest.raises(IntegrityError, match="append-only"), transaction.atomic(), \
-            connection.cursor() as cursor:
+    with (
+        pytest.raises(IntegrityError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
         cursor.execute("UPDATE giftcards_transaction SET amount = 1 WHERE id = %s", [txn.pk])
-    with pytest.raises(IntegrityError, match="append-only"), transaction.atomic(), \
-            connection.cursor() as cursor:
+    with (
+        pytest.raises(IntegrityError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
         cursor.execute("DELETE FROM giftcards_transaction WHERE id = %s", [txn.pk])
 
 

@@ -18,8 +18,12 @@ pytestmark = pytest.mark.django_db
 
 def redeem(client: APIClient, card: GiftCard, amount: int, key: str | None = "key-1"):
     headers = {"Idempotency-Key": key} if key is not None else {}
-    return client.post(f"/api/v1/gift-cards/{card.public_id}/redeem/", {"amount": amount},
-                       format="json", headers=headers)
+    return client.post(
+        f"/api/v1/gift-cards/{card.public_id}/redeem/",
+        {"amount": amount},
+        format="json",
+        headers=headers,
+    )
 
 
 def test_a_retry_replays_the_first_response_and_spends_once(
@@ -92,10 +96,12 @@ def test_without_a_key_each_post_acts(api_client: APIClient, merchant: Merchant)
 
 def test_issue_is_idempotent_and_returns_the_same_code(api_client: APIClient) -> None:
     body = {"amount": 1000, "currency": "EUR"}
-    first = api_client.post("/api/v1/gift-cards/", body, format="json",
-                            headers={"Idempotency-Key": "issue-1"})
-    second = api_client.post("/api/v1/gift-cards/", body, format="json",
-                             headers={"Idempotency-Key": "issue-1"})
+    first = api_client.post(
+        "/api/v1/gift-cards/", body, format="json", headers={"Idempotency-Key": "issue-1"}
+    )
+    second = api_client.post(
+        "/api/v1/gift-cards/", body, format="json", headers={"Idempotency-Key": "issue-1"}
+    )
     assert first.json() == second.json()
     assert GiftCard.objects.count() == 1
     stored = IdempotencyRecord.objects.get().response_body
