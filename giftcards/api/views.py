@@ -187,8 +187,29 @@ class GiftCardRedeemView(GiftCardAPIView):
     @extend_schema(
         operation_id="gift_cards_redeem",
         summary="Spend from a card",
+        description="Never spends more than the balance, whatever runs beside it: a spend "
+        "over the balance is refused with `insufficient_funds` and nothing is spent.",
         parameters=[IDEMPOTENCY_HEADER],
         request=s.RedeemInput,
+        examples=[
+            OpenApiExample(
+                "Spend 12.50", value={"amount": 1250, "reference": "POS-0042"}, request_only=True
+            ),
+            OpenApiExample(
+                "Not enough on the card",
+                value={
+                    "type": "about:blank#insufficient_funds",
+                    "status": 422,
+                    "title": "Insufficient funds",
+                    "detail": "The card holds 700; 1250 was asked.",
+                    "code": "insufficient_funds",
+                    "balance": 700,
+                    "currency": "EUR",
+                },
+                response_only=True,
+                status_codes=["422"],
+            ),
+        ],
         responses={201: s.MoneyMovementOutput, **problem_responses(400, 404, 409, 422)},
     )
     def post(self, request: Request, card_id: str) -> Response:
@@ -219,6 +240,13 @@ class GiftCardRedeemByCodeView(GiftCardRedeemView):
         summary="Spend from a card found by its code (the till's call)",
         parameters=[IDEMPOTENCY_HEADER],
         request=s.RedeemByCodeInput,
+        examples=[
+            OpenApiExample(
+                "Scan and spend",
+                value={"code": "7kq2 m9xd 4htr zb6w", "amount": 1250},
+                request_only=True,
+            )
+        ],
         responses={201: s.MoneyMovementOutput, **problem_responses(400, 404, 409, 422, 429)},
     )
     def post(self, request: Request) -> Response:  # type: ignore[override]
