@@ -6,6 +6,7 @@ views turn them into form errors and messages.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 
@@ -19,7 +20,14 @@ class ApplicationError(Exception):
     def __init__(self, detail: str | None = None, *, extra: dict[str, Any] | None = None):
         self.detail = detail or self.title
         self.extra = extra or {}
+        # Work to do once the failed transaction has rolled back (e.g. record the attempt).
+        self.after_rollback: list[Callable[[], None]] = []
         super().__init__(self.detail)
+
+    def run_after_rollback(self) -> None:
+        hooks, self.after_rollback = self.after_rollback, []
+        for hook in hooks:
+            hook()
 
 
 class NotFoundError(ApplicationError):

@@ -18,8 +18,15 @@ def _locked(merchant: Merchant) -> QuerySet[GiftCard]:
     )
 
 
-def lock_card(*, merchant: Merchant, card_id: int) -> GiftCard:
-    card = _locked(merchant).filter(pk=card_id).first()
+def lock_card(
+    *, merchant: Merchant, card_id: int | None = None, public_id: str | None = None
+) -> GiftCard:
+    """Lock the merchant's card by primary key or by public id (one query either way)."""
+    if (card_id is None) == (public_id is None):
+        raise TypeError("Pass exactly one of card_id and public_id.")
+    qs = _locked(merchant)
+    qs = qs.filter(pk=card_id) if card_id is not None else qs.filter(public_id=public_id)
+    card = qs.first()
     if card is None:
         raise CardNotFound("No gift card with that id.")
     return card

@@ -22,6 +22,7 @@ from django.core.cache import cache
 from accounts.models import User
 from giftcards import codes
 from giftcards.exceptions import CardNotFound, TooManyLookups
+from giftcards.locks import lock_card_by_digest
 from giftcards.models import FailedCodeLookup, GiftCard, LookupChannel
 from merchants.models import ApiKey, Merchant
 
@@ -94,17 +95,35 @@ def record_failure(client: LookupClient) -> None:
     )
 
 
-def find_card_by_code(*, client: LookupClient, code: str) -> GiftCard:
-    """The merchant's card with this code, or CardNotFound (and one more failure)."""
-    check_allowed(client)
+def _normalised_or_typo(code: str) -> str:
     try:
-        normalised = codes.normalise(code)
+        return codes.normalise(code)
     except codes.InvalidCode:
         # The check symbol caught a typo without a database lookup. Not counted: it
         # cannot match any card, and anyone guessing computes valid check symbols anyway.
         raise CardNotFound(
             "That is not a valid gift card code: check it for typos (16 characters)."
         ) from None
+
+
+def lock_card_by_code(*, client: LookupClient, code: str) -> GiftCard:
+    """Inside the caller's transaction: find and lock the card in one query. An unknown
+    code is counted once the transaction has rolled back (``after_rollback``)."""
+    check_allowed(client)
+    card = lock_card_by_digest(
+        merchant=client.merchant, code_digest=codes.digest(_normalised_or_typo(code))
+    )
+    if card is None:
+        error = CardNotFound("No gift card matches that code.")
+        error.after_rollback.append(lambda: record_failure(client))
+        raise error
+    return card
+
+
+def find_card_by_code(*, client: LookupClient, code: str) -> GiftCard:
+    """The merchant's card with this code, or CardNotFound (and one more failure)."""
+    check_allowed(client)
+    normalised = _normalised_or_typo(code)
     card = (
         GiftCard.objects.filter(merchant=client.merchant, code_digest=codes.digest(normalised))
         .select_related("product")

@@ -117,7 +117,7 @@ class GiftCard(models.Model):
             models.Index(
                 fields=["expires_at"],
                 name="giftcard_expiry_due",
-                condition=Q(status="active", expires_at__isnull=False),
+                condition=Q(status__in=["active", "redeemed", "pending"], expires_at__isnull=False),
             ),
         ]
 
@@ -185,6 +185,13 @@ class Transaction(models.Model):
             models.CheckConstraint(
                 condition=Q(balance_after__gte=0), name="transaction_balance_after_gte_0"
             ),
+            # One operation per idempotency key and merchant, whatever the door (API,
+            # till, dashboard, bulk job): a concurrent duplicate fails here and rolls back.
+            models.UniqueConstraint(
+                fields=["merchant", "idempotency_key"],
+                condition=~Q(idempotency_key=""),
+                name="txn_merchant_idempotency_key",
+            ),
         ]
         indexes = [
             models.Index(
@@ -241,3 +248,80 @@ class FailedCodeLookup(models.Model):
 
     def __str__(self) -> str:
         return f"failed lookup via {self.channel} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class BulkIssueStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class BulkIssueKind(models.TextChoices):
+    COUNT = "count", "Same amount"
+    CSV = "csv", "CSV upload"
+
+
+class BulkIssueJob(models.Model):
+    """One bulk issuance (GC-9): ``total`` cards of one amount, or one card per CSV row.
+
+    The job carries everything the task needs (the parsed rows, as JSON), so no uploaded
+    file outlives the request. Which card a row produced is recorded on the card itself
+    (``metadata = {"bulk_job": public_id, "row": n}``), in the same transaction that
+    creates it, so a re-run of the task can tell exactly which rows are already issued.
+    """
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="+")
+    public_id = models.CharField(
+        max_length=40, unique=True, editable=False, default=PublicIdFactory("bulk")
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    kind = models.CharField(max_length=8, choices=BulkIssueKind.choices)
+    status = models.CharField(
+        max_length=8, choices=BulkIssueStatus.choices, default=BulkIssueStatus.QUEUED
+    )
+    currency = models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+    amount = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="Minor units of every card (same-amount jobs)."
+    )
+    product = models.ForeignKey(
+        Product, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    expires_at = models.DateTimeField(null=True, blank=True)
+    filename = models.CharField(max_length=255, blank=True)
+    rows = models.JSONField(
+        default=list, blank=True, help_text="CSV jobs: the parsed rows the task issues from."
+    )
+    total = models.PositiveIntegerField()
+    processed = models.PositiveIntegerField(default=0)
+    succeeded = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True, help_text='[{"row": n, "message": ...}]')
+    failure_reason = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+        indexes = [
+            models.Index(fields=["merchant", "-created_at"], name="bulkjob_merchant_created")
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(processed__lte=models.F("total")), name="bulkjob_processed_le_total"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Bulk issue {self.public_id} ({self.get_status_display().lower()})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (BulkIssueStatus.DONE, BulkIssueStatus.FAILED)
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.total else self.processed * 100 // self.total

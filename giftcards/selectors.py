@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet, Sum
+from django.utils import timezone
 
 from giftcards import codes
 from giftcards.exceptions import CardNotFound, TransactionNotFound
-from giftcards.models import GiftCard, Product, Transaction
+from giftcards.models import GiftCard, Product, Transaction, TransactionKind
 from merchants.models import Merchant
 
 _CONFUSABLE = str.maketrans("OIL", "011")
@@ -86,3 +88,62 @@ def product_list(*, merchant: Merchant, active_only: bool = False) -> QuerySet[P
 
 def product_get(*, merchant: Merchant, public_id: str) -> Product | None:
     return Product.objects.filter(merchant=merchant, public_id=public_id).first()
+
+
+@dataclass(frozen=True)
+class CurrencySummary:
+    currency: str
+    outstanding: int  # what the merchant still owes card holders (active and pending cards)
+    live_cards: int
+    redeemed_today: int
+    redemptions_today: int
+    issued_30d: int
+    cards_issued_30d: int
+
+
+def programme_summary(*, merchant: Merchant, now: datetime | None = None) -> list[CurrencySummary]:
+    """The dashboard's headline figures, per currency, in three aggregate queries."""
+    now = now or timezone.now()
+    start_of_day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    live = (
+        GiftCard.objects.filter(merchant=merchant, status__in=["active", "pending"])
+        .values("currency")
+        .annotate(total=Sum("balance"), cards=Count("id"))
+    )
+    spent = (
+        Transaction.objects.filter(
+            merchant=merchant, kind=TransactionKind.REDEEM, created_at__gte=start_of_day
+        )
+        .values("currency")
+        .annotate(total=Sum("amount"), count=Count("id"))
+    )
+    issued = (
+        Transaction.objects.filter(
+            merchant=merchant,
+            kind=TransactionKind.ISSUE,
+            created_at__gte=now - timedelta(days=30),
+        )
+        .values("currency")
+        .annotate(total=Sum("amount"), count=Count("id"))
+    )
+    rows: dict[str, dict[str, int]] = {}
+    for row in live:
+        rows.setdefault(row["currency"], {}).update(outstanding=row["total"], live=row["cards"])
+    for row in spent:
+        rows.setdefault(row["currency"], {}).update(spent=-row["total"], spends=row["count"])
+    for row in issued:
+        rows.setdefault(row["currency"], {}).update(issued=row["total"], issues=row["count"])
+    if not rows:
+        rows[merchant.currency] = {}
+    return [
+        CurrencySummary(
+            currency=currency,
+            outstanding=values.get("outstanding", 0) or 0,
+            live_cards=values.get("live", 0),
+            redeemed_today=values.get("spent", 0) or 0,
+            redemptions_today=values.get("spends", 0),
+            issued_30d=values.get("issued", 0) or 0,
+            cards_issued_30d=values.get("issues", 0),
+        )
+        for currency, values in sorted(rows.items())
+    ]

@@ -7,6 +7,9 @@ together. Side effects (cache invalidation, later webhooks) run on commit.
 
 A refusal raises a ``giftcards.exceptions`` error before any write, so a refused
 operation changes nothing.
+
+Nested in a caller's transaction an operation runs in a savepoint, except inside the
+API's ``core.db.flat_transaction``, where it saves those round trips (see ``core.db``).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.models import User
+from core.db import atomic_service
 from giftcards import cache as card_cache
 from giftcards import codes
 from giftcards.exceptions import (
@@ -223,19 +227,26 @@ def giftcard_issue(
                     status=status,
                 )
         except IntegrityError:
-            # Two equal 75-bit codes in one merchant: astronomically rare, cheap to handle.
-            if attempt == 2:
+            duplicate_key = (
+                bool(idempotency_key)
+                and Transaction.objects.filter(
+                    merchant=merchant, idempotency_key=idempotency_key[:255]
+                ).exists()
+            )
+            # Retry only a clash of two 75-bit codes: astronomically rare, cheap to handle.
+            if attempt == 2 or duplicate_key:
                 raise
             continue
         return IssuedCard(card=card, code=sealed.plain, transaction=txn)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-@transaction.atomic
+@atomic_service
 def giftcard_redeem(
     *,
     merchant: Merchant,
-    card_id: int,
+    card_id: int | None = None,
+    public_id: str | None = None,
     amount: int,
     currency: str | None = None,
     reference: str = "",
@@ -244,7 +255,7 @@ def giftcard_redeem(
 ) -> Transaction:
     """Spend ``amount`` from the card. Never more than its balance, whatever runs beside it."""
     _check_amount(amount)
-    card = lock_card(merchant=merchant, card_id=card_id)
+    card = lock_card(merchant=merchant, card_id=card_id, public_id=public_id)
     return _redeem_locked(
         card,
         amount=amount,
@@ -283,7 +294,7 @@ def _redeem_locked(
     )
 
 
-@transaction.atomic
+@atomic_service
 def giftcard_redeem_locked_card(
     *,
     card: GiftCard,
@@ -305,11 +316,12 @@ def giftcard_redeem_locked_card(
     )
 
 
-@transaction.atomic
+@atomic_service
 def giftcard_reload(
     *,
     merchant: Merchant,
-    card_id: int,
+    card_id: int | None = None,
+    public_id: str | None = None,
     amount: int,
     currency: str | None = None,
     reference: str = "",
@@ -318,7 +330,7 @@ def giftcard_reload(
 ) -> Transaction:
     """Add ``amount`` to a reloadable card that is active or spent to zero."""
     _check_amount(amount)
-    card = lock_card(merchant=merchant, card_id=card_id)
+    card = lock_card(merchant=merchant, card_id=card_id, public_id=public_id)
     now = timezone.now()
     _check_spendable(card, now)
     _check_currency(card, currency)
@@ -337,7 +349,7 @@ def giftcard_reload(
     )
 
 
-@transaction.atomic
+@atomic_service
 def transaction_refund(
     *,
     merchant: Merchant,
@@ -394,7 +406,7 @@ def transaction_refund(
     )
 
 
-@transaction.atomic
+@atomic_service
 def giftcard_adjust(
     *,
     merchant: Merchant,
@@ -430,17 +442,18 @@ def giftcard_adjust(
     )
 
 
-@transaction.atomic
+@atomic_service
 def giftcard_void(
     *,
     merchant: Merchant,
-    card_id: int,
+    card_id: int | None = None,
+    public_id: str | None = None,
     reason: str = "",
     actor: Actor = None,
     idempotency_key: str = "",
 ) -> Transaction:
     """Deactivate the card for good; its remaining balance leaves through a ``void`` entry."""
-    card = lock_card(merchant=merchant, card_id=card_id)
+    card = lock_card(merchant=merchant, card_id=card_id, public_id=public_id)
     if card.status in (CardStatus.VOID, CardStatus.EXPIRED):
         raise CardNotActive(f"This card is already {card.get_status_display().lower()}.")
     return _write(
@@ -455,7 +468,7 @@ def giftcard_void(
     )
 
 
-@transaction.atomic
+@atomic_service
 def giftcard_expire(*, merchant: Merchant, card_id: int, actor: Actor = None) -> Transaction | None:
     """Expire a card past its date. The remaining balance is booked as breakage (an
     ``expire`` entry), never silently dropped. Returns None when there is nothing to do,
@@ -477,7 +490,7 @@ def giftcard_expire(*, merchant: Merchant, card_id: int, actor: Actor = None) ->
     )
 
 
-@transaction.atomic
+@atomic_service
 def giftcard_activate(*, merchant: Merchant, card_id: int, actor: Actor = None) -> GiftCard:
     """Pending -> active (e.g. once a paid order is delivered). No balance change."""
     card = lock_card(merchant=merchant, card_id=card_id)

@@ -25,6 +25,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from core.api import PROBLEM_CONTENT_TYPE, problem
+from core.db import flat_transaction
 from core.errors import ApplicationError, ConflictError
 from merchants.models import IdempotencyRecord, Merchant
 
@@ -45,7 +46,7 @@ class InvalidIdempotencyKey(ApplicationError):
 
 
 class _KeyTaken(Exception):
-    """Internal: another request committed this key first."""
+    """Internal: another request committed this key first (or a constraint failed)."""
 
 
 def fingerprint(request: Request) -> str:
@@ -133,25 +134,34 @@ def run_idempotent(
     """
     key = idempotency_key(request)
     if not key:
-        with transaction.atomic():
-            return operation()
+        try:
+            with flat_transaction():
+                return operation()
+        except ApplicationError as exc:
+            exc.run_after_rollback()
+            raise
     if not _VALID_KEY.match(key):
         raise InvalidIdempotencyKey(
             "The Idempotency-Key header must be 1 to 255 visible ASCII characters."
         )
     print_ = fingerprint(request)
     try:
-        with transaction.atomic():
-            response = operation()
+        with flat_transaction():
             try:
-                with transaction.atomic():
-                    _store(request, merchant, key, print_, response, seal)
+                response = operation()
+                _store(request, merchant, key, print_, response, seal)
             except IntegrityError:
+                # The key's record, or a ledger row carrying the key, was committed by a
+                # concurrent request first. Leave the atomic block at once: it rolls back
+                # everything this request did, then we answer with what the first did.
                 raise _KeyTaken from None
         return response
     except _KeyTaken:
+        if not IdempotencyRecord.objects.filter(merchant=merchant, key=key).exists():
+            raise
         return _replay(request, merchant, key, print_, unseal)
     except ApplicationError as exc:
+        exc.run_after_rollback()
         refusal = _problem_response(request, exc)
         try:
             with transaction.atomic():
@@ -161,7 +171,17 @@ def run_idempotent(
         return refusal
 
 
-def purge_expired(*, now: Any = None) -> int:
+def purge_expired(*, now: Any = None, batch_size: int = 5000) -> int:
+    """Delete records past retention in batches, so no statement holds locks for long."""
     cutoff = (now or timezone.now()) - RETENTION
-    deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
-    return deleted
+    total = 0
+    while True:
+        ids = list(
+            IdempotencyRecord.objects.filter(created_at__lt=cutoff).values_list("pk", flat=True)[
+                :batch_size
+            ]
+        )
+        if not ids:
+            return total
+        deleted, _ = IdempotencyRecord.objects.filter(pk__in=ids).delete()
+        total += deleted

@@ -11,6 +11,8 @@ from django.urls import reverse
 from django.views import View
 from django.views.generic import TemplateView
 
+from core.money import format_money
+from giftcards.selectors import programme_summary
 from merchants.models import Role
 from merchants.selectors import api_key_list, membership_list, memberships_for_user
 from merchants.tenancy import MerchantViewMixin
@@ -37,6 +39,18 @@ class DashboardView(MerchantViewMixin, TemplateView):
         context["active_keys"] = (
             api_key_list(merchant=self.merchant).filter(revoked_at__isnull=True).count()
         )
+        context["summaries"] = [
+            {
+                "currency": row.currency,
+                "outstanding": format_money(row.outstanding, row.currency),
+                "live_cards": row.live_cards,
+                "redeemed_today": format_money(row.redeemed_today, row.currency),
+                "redemptions_today": row.redemptions_today,
+                "issued_30d": format_money(row.issued_30d, row.currency),
+                "cards_issued_30d": row.cards_issued_30d,
+            }
+            for row in programme_summary(merchant=self.merchant)
+        ]
         return context
 
 

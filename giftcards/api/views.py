@@ -18,7 +18,7 @@ from giftcards import cache as card_cache
 from giftcards import codes, selectors, services
 from giftcards.api import serializers as s
 from giftcards.exceptions import ProductUnavailable
-from giftcards.lookups import LookupClient, find_card_by_code
+from giftcards.lookups import LookupClient, find_card_by_code, lock_card_by_code
 from giftcards.models import GiftCard, LookupChannel, Transaction
 from merchants.api.authentication import ApiClient
 from merchants.idempotency import idempotency_key, run_idempotent
@@ -215,14 +215,13 @@ class GiftCardRedeemView(GiftCardAPIView):
     def post(self, request: Request, card_id: str) -> Response:
         data = s.RedeemInput(data=request.data)
         data.is_valid(raise_exception=True)
-        card = self._card(card_id)
-        return self._redeem(request, card, data.validated_data)
+        return self._redeem(request, {"public_id": card_id}, data.validated_data)
 
-    def _redeem(self, request: Request, card: GiftCard, values: dict[str, Any]) -> Response:
+    def _redeem(self, request: Request, card: dict[str, Any], values: dict[str, Any]) -> Response:
         def redeem() -> Response:
             txn = services.giftcard_redeem(
                 merchant=self.merchant,
-                card_id=card.pk,
+                **card,
                 amount=values["amount"],
                 currency=values.get("currency"),
                 reference=values.get("reference", ""),
@@ -252,8 +251,23 @@ class GiftCardRedeemByCodeView(GiftCardRedeemView):
     def post(self, request: Request) -> Response:  # type: ignore[override]
         data = s.RedeemByCodeInput(data=request.data)
         data.is_valid(raise_exception=True)
-        card = find_card_by_code(client=self._client(request), code=data.validated_data["code"])
-        return self._redeem(request, card, data.validated_data)
+        values = data.validated_data
+        client = self._client(request)
+
+        def redeem() -> Response:
+            # Found and locked in one query; an unknown code is counted after rollback.
+            card = lock_card_by_code(client=client, code=values["code"])
+            txn = services.giftcard_redeem_locked_card(
+                card=card,
+                amount=values["amount"],
+                currency=values.get("currency"),
+                reference=values.get("reference", ""),
+                actor=self.api_key,
+                idempotency_key=idempotency_key(request),
+            )
+            return Response(_movement(txn), status=status.HTTP_201_CREATED)
+
+        return run_idempotent(request, merchant=self.merchant, operation=redeem)
 
 
 class GiftCardReloadView(GiftCardAPIView):
@@ -269,13 +283,12 @@ class GiftCardReloadView(GiftCardAPIView):
     def post(self, request: Request, card_id: str) -> Response:
         data = s.ReloadInput(data=request.data)
         data.is_valid(raise_exception=True)
-        card = self._card(card_id)
         values = data.validated_data
 
         def reload() -> Response:
             txn = services.giftcard_reload(
                 merchant=self.merchant,
-                card_id=card.pk,
+                public_id=card_id,
                 amount=values["amount"],
                 currency=values.get("currency"),
                 reference=values.get("reference", ""),
@@ -301,12 +314,11 @@ class GiftCardVoidView(GiftCardAPIView):
     def post(self, request: Request, card_id: str) -> Response:
         data = s.VoidInput(data=request.data)
         data.is_valid(raise_exception=True)
-        card = self._card(card_id)
 
         def void() -> Response:
             txn = services.giftcard_void(
                 merchant=self.merchant,
-                card_id=card.pk,
+                public_id=card_id,
                 reason=data.validated_data.get("reason", ""),
                 actor=self.api_key,
                 idempotency_key=idempotency_key(request),

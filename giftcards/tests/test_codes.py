@@ -118,7 +118,7 @@ def test_a_missing_key_refuses_to_work(settings) -> None:
         codes.digest("X")
 
 
-def test_codes_never_reach_a_log_line(caplog: pytest.LogCaptureFixture) -> None:
+def test_codes_never_reach_a_log_line() -> None:
     from core.logging import RedactingFilter
 
     code = codes.format_code(codes.generate())

@@ -1,5 +1,428 @@
-"""Dashboard pages: till."""
+"""The till: a clerk looks a card up by its code, redeems part or all of it, and prints
+a receipt.
 
-from django.urls import URLPattern
+1. ``till``: POST the code (typed or scanned); the card is shown masked, with its
+   status, balance and expiry. The code itself is never echoed back: not in the page,
+   a URL, a hidden field, a message or a log. From here on the card travels as its
+   ``public_id``, re-checked against the merchant on every step (404 otherwise).
+2. ``till-amount``: POST the amount; it is refused before confirming when it cannot be
+   spent. Otherwise a confirm page restates it and carries a one-time token, kept in
+   the session with the amount the clerk saw.
+3. ``till-redeem``: POST the confirmation; ``services.giftcard_redeem`` spends it with
+   the token as its idempotency key. A second POST of the same confirmation (double
+   click, reload, a retry after a network failure) shows the first result instead of
+   spending again.
+4. ``till-receipt``: the printable receipt, addressed by the transaction's public id.
 
-urlpatterns: list[URLPattern] = []
+Every step works as plain HTML forms; with JavaScript, htmx swaps the till panel only.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from datetime import timedelta
+from typing import Any
+
+from django import forms
+from django.db import IntegrityError, transaction
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import URLPattern, path, reverse
+from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
+from django.views.generic import TemplateView
+
+from accounts.models import User
+from core.errors import ApplicationError
+from core.money import format_money
+from core.net import client_ip
+from giftcards import codes, selectors, services
+from giftcards.bulk import AmountInvalid, parse_amount
+from giftcards.exceptions import CardNotFound, TooManyLookups, TransactionNotFound
+from giftcards.lookups import LookupClient, find_card_by_code
+from giftcards.models import CardStatus, GiftCard, LookupChannel, Transaction, TransactionKind
+from merchants.models import Merchant, Role
+from merchants.tenancy import MerchantViewMixin
+
+PENDING_KEY = "till_pending"  # token -> the redemption the clerk is asked to confirm
+DONE_KEY = "till_done"  # token -> public id of the transaction it produced
+KEEP_TOKENS = 20
+TOKEN_TTL = timedelta(minutes=15)
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
+
+
+# --- Forms ------------------------------------------------------------------------------
+
+
+class CodeInput(forms.TextInput):
+    """A text input that never writes what was typed back into the page."""
+
+    def format_value(self, value: Any) -> str | None:
+        return None
+
+
+class LookupForm(forms.Form):
+    code = forms.CharField(
+        label="Gift card code",
+        max_length=64,
+        help_text="Type the 16 characters or scan the card. Dashes and spaces are optional.",
+        error_messages={"required": "Enter or scan the card's code."},
+        widget=CodeInput(
+            attrs={
+                "autocomplete": "off",
+                "autocapitalize": "characters",
+                "spellcheck": "false",
+                "autofocus": True,
+                "class": "till-code",
+            }
+        ),
+    )
+
+    def clean_code(self) -> str:
+        raw: str = self.cleaned_data["code"]
+        try:
+            codes.normalise(raw)
+        except codes.InvalidCode:
+            raise forms.ValidationError(
+                "This is not a valid gift card code: check the code for typos. "
+                "A code has 16 characters, like ABCD-EFGH-JKMN-PQRS.",
+                code="typo",
+            ) from None
+        return raw
+
+
+class AmountForm(forms.Form):
+    card = forms.CharField(widget=forms.HiddenInput, max_length=40)
+    amount = forms.CharField(
+        label="Amount to redeem",
+        max_length=24,
+        error_messages={"required": "Enter the amount to redeem."},
+        widget=forms.TextInput(
+            attrs={"inputmode": "decimal", "autocomplete": "off", "autofocus": True}
+        ),
+    )
+    reference = forms.CharField(
+        label="Reference (optional)",
+        help_text="A receipt or order number from your till, printed on the receipt.",
+        max_length=200,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+
+
+# --- Helpers ----------------------------------------------------------------------------
+
+
+def spend_problem(card: GiftCard) -> str:
+    """Why nothing can be redeemed from this card now, or "" when something can."""
+    if card.status == CardStatus.VOID:
+        return "This card has been voided and cannot be used."
+    if card.status == CardStatus.EXPIRED or card.is_expired():
+        return "This card has expired and cannot be used."
+    if card.status == CardStatus.PENDING:
+        return "This card is not active yet."
+    if card.balance <= 0:
+        return "This card has been spent in full."
+    return ""
+
+
+def _idempotency_key(token: str) -> str:
+    return f"till:{token}"
+
+
+def _redemption_for(merchant_id: int, token: str) -> Transaction | None:
+    return (
+        Transaction.objects.filter(
+            merchant_id=merchant_id,
+            kind=TransactionKind.REDEEM,
+            idempotency_key=_idempotency_key(token),
+        )
+        .order_by("pk")
+        .first()
+    )
+
+
+class _AlreadyRedeemed(Exception):
+    """Another request redeemed this confirmation first; undo ours."""
+
+
+def redeem_once(
+    *,
+    merchant: Merchant,
+    actor: User,
+    card: GiftCard,
+    amount: int,
+    reference: str,
+    token: str,
+) -> tuple[Transaction, bool]:
+    """Redeem at most once per confirmation token: (transaction, replayed).
+
+    The token is the ledger entry's idempotency key. A concurrent POST of the same
+    confirmation waits on the card's row lock inside ``giftcard_redeem``; the ledger's
+    unique key then refuses its entry (and, should that constraint ever go, the check
+    below, made under the same lock before commit, still catches it). Its transaction
+    rolls back and the first result is shown instead.
+    """
+    existing = _redemption_for(merchant.pk, token)
+    if existing is not None:
+        return existing, True
+    try:
+        with transaction.atomic():
+            txn = services.giftcard_redeem(
+                merchant=merchant,
+                card_id=card.pk,
+                amount=amount,
+                currency=card.currency,
+                reference=reference,
+                actor=actor,
+                idempotency_key=_idempotency_key(token),
+            )
+            first = _redemption_for(merchant.pk, token)
+            if first is not None and first.pk != txn.pk:
+                raise _AlreadyRedeemed
+    except (_AlreadyRedeemed, IntegrityError, ApplicationError):
+        # IntegrityError: the ledger's unique (merchant, idempotency_key) refused a
+        # concurrent duplicate; either way the first redemption stands.
+        existing = _redemption_for(merchant.pk, token)
+        if existing is not None:
+            return existing, True
+        raise
+    return txn, False
+
+
+def _remember(session: Any, key: str, token: str, value: Any) -> None:
+    entries: dict[str, Any] = dict(session.get(key, {}))
+    entries[token] = value
+    # Dicts keep insertion order: drop the oldest beyond the cap.
+    session[key] = dict(list(entries.items())[-KEEP_TOKENS:])
+
+
+def _forget(session: Any, key: str, token: str) -> None:
+    entries: dict[str, Any] = dict(session.get(key, {}))
+    if entries.pop(token, None) is not None:
+        session[key] = entries
+
+
+# --- Views ------------------------------------------------------------------------------
+
+
+@method_decorator(never_cache, name="dispatch")
+class TillMixin(MerchantViewMixin, TemplateView):
+    """All roles work the till. Responses are never cached: they show balances."""
+
+    required_role = Role.CLERK
+    template_name = "giftcards/till/till.html"
+
+    def show(self, status: int = 200, **context: Any) -> HttpResponse:
+        return self.render_to_response(self.get_context_data(**context), status=status)
+
+    def card_context(self, card: GiftCard) -> dict[str, Any]:
+        return {
+            "card": card,
+            "balance": format_money(card.balance, card.currency),
+            "problem": spend_problem(card),
+        }
+
+    def get_card(self, public_id: str | None) -> GiftCard:
+        """The merchant's card by its public id; anyone else's card does not exist."""
+        if not public_id or not public_id.startswith("gc_"):
+            raise Http404("No such card")
+        try:
+            return selectors.giftcard_get(merchant=self.merchant, public_id=public_id)
+        except CardNotFound:
+            raise Http404("No such card") from None
+
+    def amount_step(
+        self, card: GiftCard, form: AmountForm | None = None, *, error: str = "", status: int = 200
+    ) -> HttpResponse:
+        form = form or AmountForm(initial={"card": card.public_id})
+        return self.show(status, step="amount", form=form, error=error, **self.card_context(card))
+
+
+class TillView(TillMixin):
+    """Step 1: the code."""
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return self.show(step="lookup", form=LookupForm())
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        form = LookupForm(request.POST)
+        if not form.is_valid():
+            return self.show(422, step="lookup", form=form)
+        client = LookupClient(
+            merchant=self.merchant,
+            channel=LookupChannel.TILL,
+            ip_address=client_ip(request),
+            user=request.user,  # type: ignore[arg-type]
+        )
+        try:
+            card = find_card_by_code(client=client, code=form.cleaned_data["code"])
+        except TooManyLookups as exc:
+            retry_at = timezone.localtime() + timedelta(seconds=exc.retry_after)
+            minutes = max(1, round(exc.retry_after / 60))
+            form.add_error(
+                None,
+                "Too many unknown codes were tried at this till. For security, lookups "
+                f"are paused: try again in about {minutes} minute{'s' if minutes != 1 else ''}"
+                f" (after {retry_at:%H:%M}).",
+            )
+            response = self.show(429, step="lookup", form=form)
+            response["Retry-After"] = str(exc.retry_after)
+            return response
+        except CardNotFound:
+            form.add_error(
+                "code",
+                f"No {self.merchant.name} gift card has this code. Check the code and try "
+                "again, or ask the customer for another card.",
+            )
+            return self.show(404, step="lookup", form=form)
+        return self.amount_step(card)
+
+
+class TillAmountView(TillMixin):
+    """Step 2: the amount, refused here when it cannot be spent, then the confirm page."""
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return HttpResponseRedirect(reverse("giftcards:till", args=[self.merchant.slug]))
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        card = self.get_card(request.POST.get("card"))
+        if "amount" not in request.POST:  # "Change the amount" from the confirm page
+            return self.amount_step(card)
+        form = AmountForm(request.POST)
+        if not form.is_valid():
+            return self.amount_step(card, form, status=422)
+        if spend_problem(card):  # the page says why
+            return self.amount_step(card, form, status=422)
+        try:
+            amount = parse_amount(form.cleaned_data["amount"], card.currency)
+        except AmountInvalid as exc:
+            form.add_error("amount", str(exc))
+            return self.amount_step(card, form, status=422)
+        if amount > card.balance:
+            form.add_error(
+                "amount",
+                f"The card holds {format_money(card.balance, card.currency)}: you cannot "
+                f"redeem {format_money(amount, card.currency)} from it.",
+            )
+            return self.amount_step(card, form, status=422)
+        token = secrets.token_urlsafe(24)
+        reference = form.cleaned_data["reference"].strip()
+        _remember(
+            request.session,
+            PENDING_KEY,
+            token,
+            {
+                "merchant": self.merchant.pk,
+                "card": card.public_id,
+                "amount": amount,
+                "reference": reference,
+                "created": int(time.time()),
+            },
+        )
+        return self.show(
+            step="confirm",
+            token=token,
+            amount=format_money(amount, card.currency),
+            new_balance=format_money(card.balance - amount, card.currency),
+            reference=reference,
+            **self.card_context(card),
+        )
+
+
+class TillRedeemView(TillMixin):
+    """Step 3: spend what was confirmed, once."""
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return HttpResponseRedirect(reverse("giftcards:till", args=[self.merchant.slug]))
+
+    def _receipt(self, request: HttpRequest, txn: Transaction) -> HttpResponse:
+        url = reverse("giftcards:till-receipt", args=[self.merchant.slug, txn.public_id])
+        if getattr(request, "htmx", False):
+            # A full page load, so the receipt has its own address and prints alone.
+            response = HttpResponse(status=204)
+            response["HX-Redirect"] = url
+            return response
+        return HttpResponseRedirect(url, status=303)
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        card = self.get_card(request.POST.get("card"))
+        token = request.POST.get("token", "")
+        if not _TOKEN.match(token):
+            raise Http404("No such confirmation")
+        done = request.session.get(DONE_KEY, {}).get(token)
+        if done:
+            txn = Transaction.objects.filter(merchant=self.merchant, public_id=done).first()
+            if txn is not None:
+                return self._receipt(request, txn)
+        existing = _redemption_for(self.merchant.pk, token)
+        if existing is not None:
+            return self._receipt(request, existing)
+        pending = request.session.get(PENDING_KEY, {}).get(token)
+        fresh = pending is not None and time.time() - pending["created"] < TOKEN_TTL.total_seconds()
+        if (
+            not fresh
+            or pending["merchant"] != self.merchant.pk
+            or pending["card"] != card.public_id
+        ):
+            return self.amount_step(
+                card,
+                error="This confirmation has expired or belongs to another card. "
+                "Nothing was redeemed: enter the amount again.",
+                status=409,
+            )
+        try:
+            txn, _replayed = redeem_once(
+                merchant=self.merchant,
+                actor=request.user,  # type: ignore[arg-type]
+                card=card,
+                amount=int(pending["amount"]),
+                reference=str(pending["reference"]),
+                token=token,
+            )
+        except ApplicationError as exc:
+            _forget(request.session, PENDING_KEY, token)
+            card.refresh_from_db()
+            detail = str(exc.detail)
+            if exc.code == "insufficient_funds":
+                detail = (
+                    f"The card now holds {format_money(card.balance, card.currency)}, less "
+                    "than the amount confirmed. Nothing was redeemed."
+                )
+            elif spend_problem(card):
+                detail = "Nothing was redeemed."  # the page says why the card is unusable
+            return self.amount_step(card, error=detail, status=422)
+        _forget(request.session, PENDING_KEY, token)
+        _remember(request.session, DONE_KEY, token, txn.public_id)
+        return self._receipt(request, txn)
+
+
+class TillReceiptView(TillMixin):
+    """Step 4: the receipt of one redemption, for the screen and the printer."""
+
+    template_name = "giftcards/till/receipt.html"
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            txn = selectors.transaction_get(merchant=self.merchant, public_id=kwargs["txn_id"])
+        except TransactionNotFound:
+            raise Http404("No such receipt") from None
+        if txn.kind != TransactionKind.REDEEM:
+            raise Http404("No such receipt")
+        card = txn.gift_card
+        return self.show(
+            txn=txn,
+            card=card,
+            amount=format_money(-txn.amount, txn.currency),
+            new_balance=format_money(txn.balance_after, txn.currency),
+        )
+
+
+urlpatterns: list[URLPattern] = [
+    path("till/", TillView.as_view(), name="till"),
+    path("till/amount/", TillAmountView.as_view(), name="till-amount"),
+    path("till/redeem/", TillRedeemView.as_view(), name="till-redeem"),
+    path("till/receipt/<str:txn_id>/", TillReceiptView.as_view(), name="till-receipt"),
+]

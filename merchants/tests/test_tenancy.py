@@ -145,3 +145,17 @@ def test_after_login_routes_each_role(
     assert client.get("/start/")["Location"] == "/m/"
     choose = client.get("/m/")
     assert other_merchant.name in choose.content.decode()
+
+
+def test_the_dashboard_shows_the_programme_in_money(owner_client: Client, merchant: Merchant):
+    from giftcards import services
+    from giftcards.tests.helpers import issue
+
+    card = issue(merchant, 5000).card
+    issue(merchant, 2550)
+    services.giftcard_redeem(merchant=merchant, card_id=card.pk, amount=1000)
+    page = owner_client.get(f"/m/{merchant.slug}/").content.decode()
+    assert "€65.50" in page  # outstanding: 40.00 + 25.50
+    assert "€10.00" in page  # redeemed today
+    assert "€75.50" in page  # issued in 30 days
+    assert "on 2 live cards" in page

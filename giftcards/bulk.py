@@ -1,0 +1,562 @@
+"""Bulk issuance (GC-9): count and amount, or one card per row of an uploaded CSV file.
+
+A job is created here (``bulk_job_create_count`` / ``bulk_job_create_csv``) with
+everything the task needs stored on it, and ``giftcards.tasks.bulk_issue`` runs it on
+commit. ``bulk_job_run`` issues the cards through ``services.giftcard_issue``, each card
+in its own transaction, and records progress after every chunk.
+
+Runs are idempotent. Each card carries ``metadata = {"bulk_job": <job id>, "row": n}``,
+written in the same transaction that creates it; before issuing row ``n`` the run locks
+the job row and checks for that card, so a re-run (a redelivered task, a retry after a
+crash, two workers at once) issues every row at most once.
+
+Also here: ``parse_amount``, the strict reading of an amount a person typed in major
+units, used by the CSV parser and by the till.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from accounts.models import User
+from core.errors import ApplicationError
+from core.money import exponent, format_money, parse_major
+from giftcards import codes, services
+from giftcards.exceptions import InvalidAmount, ProductUnavailable
+from giftcards.models import (
+    BulkIssueJob,
+    BulkIssueKind,
+    BulkIssueStatus,
+    GiftCard,
+    Product,
+)
+from merchants.models import Merchant
+
+MAX_ROWS = 10_000
+MAX_UPLOAD_BYTES = 2 * 1024 * 1024
+CHUNK_SIZE = 100
+COLUMNS = ("amount", "recipient_email", "recipient_phone", "reference")
+REPORT_COLUMNS = (
+    "row",
+    "status",
+    "card_id",
+    "last4",
+    "code",
+    "amount",
+    "currency",
+    "recipient_email",
+    "recipient_phone",
+    "reference",
+    "message",
+)
+
+_PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")
+_PHONE_NOISE = re.compile(r"[\s().\-]")
+_PLAIN_NUMBER = re.compile(r"^[0-9]+(\.[0-9]+)?$")
+_GROUPED_NUMBER = re.compile(r"^[0-9]{1,3}(,[0-9]{3})+\.[0-9]+$")
+# Spreadsheet programs run cells starting with these as formulas.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+class BulkUploadInvalid(ApplicationError):
+    """The file as a whole cannot be used (not CSV, wrong header, too many rows)."""
+
+    code = "bulk_upload_invalid"
+    title = "Upload refused"
+
+
+class AmountInvalid(ValueError):
+    """What was typed is not a usable amount; the message says why, for a person."""
+
+
+# --- Amounts ---------------------------------------------------------------------------
+
+
+def parse_amount(text: str, currency: str) -> int:
+    """Minor units from an amount typed in major units: ``"12.50"``, ``"12"``, ``"12,50"``.
+
+    Stricter than ``core.money.parse_major`` on purpose: that function drops every comma
+    as a thousands separator, which turns a decimal comma (``"12,50"``) into 1250.00.
+    Here a lone comma followed by other than three digits is a decimal comma, commas as
+    thousands separators are accepted only before a decimal point (``"1,250.00"``), and
+    anything ambiguous (``"1,250"``) is refused rather than guessed.
+    """
+    cleaned = (text or "").strip().replace(" ", "").replace("\u00a0", "")
+    if not cleaned:
+        raise AmountInvalid("Enter an amount.")
+    if cleaned.startswith("-"):
+        raise AmountInvalid("The amount must be more than 0.")
+    cleaned = cleaned.removeprefix("+")
+    if "," in cleaned:
+        if "." in cleaned and _GROUPED_NUMBER.match(cleaned):
+            cleaned = cleaned.replace(",", "")
+        elif "." not in cleaned and cleaned.count(",") == 1 and len(cleaned.split(",")[1]) != 3:
+            cleaned = cleaned.replace(",", ".")
+        else:
+            raise AmountInvalid(
+                "Write the amount without thousands separators, for example 1250.00."
+            )
+    if not _PLAIN_NUMBER.match(cleaned) or len(cleaned) > 20:
+        raise AmountInvalid("Type the amount as a number, for example 12.50.")
+    places = exponent(currency)
+    try:
+        minor = parse_major(cleaned, currency)
+    except ValueError:
+        if places == 0:
+            raise AmountInvalid(f"{currency} amounts have no decimal places.") from None
+        raise AmountInvalid(f"{currency} amounts have at most {places} decimal places.") from None
+    except InvalidOperation:  # pragma: no cover - the pattern above admits only numbers
+        raise AmountInvalid("Type the amount as a number, for example 12.50.") from None
+    if minor <= 0:
+        raise AmountInvalid("The amount must be more than 0.")
+    if minor > services.MAX_AMOUNT:
+        raise AmountInvalid("That amount is larger than the platform allows.")
+    return minor
+
+
+def major_text(amount_minor: int, currency: str) -> str:
+    """``1250, "EUR"`` -> ``"12.50"``: the plain number a spreadsheet reads back."""
+    places = exponent(currency)
+    return f"{Decimal(amount_minor).scaleb(-places):.{places}f}"
+
+
+# --- CSV parsing -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ParsedCsv:
+    rows: list[dict[str, Any]]
+
+    @property
+    def invalid(self) -> int:
+        return sum(1 for row in self.rows if row["error"])
+
+
+def _delimiter(header_line: str) -> str:
+    # Column names contain none of these, so the header line alone decides: spreadsheets
+    # in many European locales save with ";" because "," is their decimal mark.
+    counts = {d: header_line.count(d) for d in (",", ";", "\t")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def _header(cells: list[str]) -> list[str]:
+    names = [cell.strip().lower().replace(" ", "_").replace("-", "_") for cell in cells]
+    if not any(names):
+        raise BulkUploadInvalid("The first line must be a header row naming the columns.")
+    unknown = [name for name in names if name and name not in COLUMNS]
+    if unknown:
+        raise BulkUploadInvalid(
+            f"Unknown column(s): {', '.join(unknown[:5])}. "
+            f"The columns are: {', '.join(COLUMNS)} (only amount is required)."
+        )
+    if "amount" not in names:
+        raise BulkUploadInvalid(
+            "The header row has no amount column. "
+            f"The columns are: {', '.join(COLUMNS)} (only amount is required)."
+        )
+    duplicates = sorted({name for name in names if name and names.count(name) > 1})
+    if duplicates:
+        raise BulkUploadInvalid(f"These columns appear twice: {', '.join(duplicates)}.")
+    return names
+
+
+def _parse_row(number: int, values: dict[str, str], *, currency: str) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "row": number,
+        "amount": None,
+        "recipient_email": values.get("recipient_email", "").strip(),
+        "recipient_phone": values.get("recipient_phone", "").strip(),
+        "reference": values.get("reference", "").strip(),
+        "error": "",
+    }
+    problems: list[str] = []
+    try:
+        row["amount"] = parse_amount(values.get("amount", ""), currency)
+    except AmountInvalid as exc:
+        problems.append(f"amount: {exc}")
+    if row["recipient_email"]:
+        try:
+            validate_email(row["recipient_email"])
+        except ValidationError:
+            problems.append("recipient_email: not a valid email address.")
+    if row["recipient_phone"]:
+        phone = _PHONE_NOISE.sub("", row["recipient_phone"])
+        if phone.startswith("00"):
+            phone = "+" + phone[2:]
+        if _PHONE.match(phone):
+            row["recipient_phone"] = phone
+        else:
+            problems.append(
+                "recipient_phone: use the international format with country code, "
+                "for example +353861234567."
+            )
+    if len(row["reference"]) > 200:
+        problems.append("reference: at most 200 characters.")
+    if problems:
+        row["error"] = " ".join(problems)
+    return row
+
+
+def parse_csv(data: bytes, *, currency: str) -> ParsedCsv:
+    """The rows of an upload, each validated on its own; file-level problems raise
+    ``BulkUploadInvalid``. Row numbers count the header as row 1, as a spreadsheet shows
+    them, so an error report points at the line the person sees."""
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise BulkUploadInvalid("The file is larger than 2 MB. Split it into smaller files.")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise BulkUploadInvalid(
+            "The file is not UTF-8 text. Save it as “CSV UTF-8” and upload it again."
+        ) from None
+    if "\x00" in text:
+        raise BulkUploadInvalid("This is not a CSV text file.")
+    first_line = text.split("\n", 1)[0]
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(first_line))
+    rows: list[dict[str, Any]] = []
+    try:
+        header: list[str] | None = None
+        for number, cells in enumerate(reader, start=1):
+            if header is None:
+                header = _header(cells)
+                continue
+            if not any(cell.strip() for cell in cells):
+                continue  # blank lines, often at the end of a file
+            if len(rows) >= MAX_ROWS:
+                raise BulkUploadInvalid(
+                    f"The file has more than {MAX_ROWS:,} rows. "
+                    f"Split it into files of at most {MAX_ROWS:,} rows."
+                )
+            if len(cells) > len(header):
+                rows.append(
+                    {
+                        "row": number,
+                        "amount": None,
+                        "recipient_email": "",
+                        "recipient_phone": "",
+                        "reference": "",
+                        "error": "This row has more values than the header has columns.",
+                    }
+                )
+                continue
+            values = {name: value for name, value in zip(header, cells, strict=False) if name}
+            rows.append(_parse_row(number, values, currency=currency))
+    except csv.Error as exc:
+        raise BulkUploadInvalid(f"The file is not valid CSV (line {reader.line_num}).") from exc
+    if header is None:
+        raise BulkUploadInvalid("The file is empty.")
+    if not rows:
+        raise BulkUploadInvalid("The file has a header row but no cards to issue.")
+    return ParsedCsv(rows=rows)
+
+
+# --- Creating jobs ---------------------------------------------------------------------
+
+
+def _check_product(product: Product | None, *, merchant: Merchant) -> None:
+    if product is not None and (product.merchant_id != merchant.pk or not product.is_active):
+        raise ProductUnavailable("This product is not available.")
+
+
+def _enqueue(job: BulkIssueJob) -> None:
+    from giftcards.tasks import bulk_issue
+
+    job_id = job.pk
+    transaction.on_commit(lambda: bulk_issue.delay(job_id))
+
+
+@transaction.atomic
+def bulk_job_create_count(
+    *,
+    merchant: Merchant,
+    actor: User,
+    count: int,
+    amount: int,
+    product: Product | None = None,
+    expires_at: datetime | None = None,
+) -> BulkIssueJob:
+    """Queue ``count`` identical cards of ``amount`` minor units."""
+    if isinstance(count, bool) or not 1 <= count <= MAX_ROWS:
+        raise InvalidAmount(f"Issue between 1 and {MAX_ROWS:,} cards at a time.")
+    if isinstance(amount, bool) or amount <= 0 or amount > services.MAX_AMOUNT:
+        raise InvalidAmount("The amount must be above 0 and within the platform's limit.")
+    _check_product(product, merchant=merchant)
+    job = BulkIssueJob.objects.create(
+        merchant=merchant,
+        created_by=actor,
+        kind=BulkIssueKind.COUNT,
+        currency=product.currency if product else merchant.currency,
+        amount=amount,
+        product=product,
+        expires_at=expires_at,
+        total=count,
+    )
+    _enqueue(job)
+    return job
+
+
+@transaction.atomic
+def bulk_job_create_csv(
+    *,
+    merchant: Merchant,
+    actor: User,
+    data: bytes,
+    filename: str = "",
+    product: Product | None = None,
+    expires_at: datetime | None = None,
+) -> BulkIssueJob:
+    """Parse an upload and queue one card per row. Rows that fail validation are kept
+    and reported by the run, with their row numbers; they never stop the others."""
+    _check_product(product, merchant=merchant)
+    currency = product.currency if product else merchant.currency
+    parsed = parse_csv(data, currency=currency)
+    job = BulkIssueJob.objects.create(
+        merchant=merchant,
+        created_by=actor,
+        kind=BulkIssueKind.CSV,
+        currency=currency,
+        product=product,
+        expires_at=expires_at,
+        filename=filename[:255],
+        rows=parsed.rows,
+        total=len(parsed.rows),
+    )
+    _enqueue(job)
+    return job
+
+
+@transaction.atomic
+def bulk_job_requeue(*, merchant: Merchant, job_id: int) -> BulkIssueJob:
+    """Run a failed job again; the rows it already issued are skipped."""
+    job = BulkIssueJob.objects.select_for_update().filter(merchant=merchant, pk=job_id).first()
+    if job is None or job.status != BulkIssueStatus.FAILED:
+        raise ApplicationError("Only a job that stopped with an error can be run again.")
+    job.status = BulkIssueStatus.QUEUED
+    job.failure_reason = ""
+    job.finished_at = None
+    job.save(update_fields=["status", "failure_reason", "finished_at"])
+    _enqueue(job)
+    return job
+
+
+# --- Running jobs ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _RowSpec:
+    row: int
+    amount: int | None
+    recipient_email: str = ""
+    recipient_phone: str = ""
+    reference: str = ""
+    error: str = ""
+
+
+def _row_specs(job: BulkIssueJob) -> Iterator[_RowSpec]:
+    if job.kind == BulkIssueKind.COUNT:
+        for number in range(1, job.total + 1):
+            yield _RowSpec(row=number, amount=job.amount)
+        return
+    for row in job.rows:
+        yield _RowSpec(
+            row=int(row["row"]),
+            amount=row.get("amount"),
+            recipient_email=row.get("recipient_email", ""),
+            recipient_phone=row.get("recipient_phone", ""),
+            reference=row.get("reference", ""),
+            error=row.get("error", ""),
+        )
+
+
+def _job_cards(job: BulkIssueJob) -> QuerySet[GiftCard]:
+    # The created_at bound keeps the JSON filter to the merchant's recent cards, on the
+    # (merchant, -created_at) index, however many cards the merchant has.
+    return GiftCard.objects.filter(
+        merchant_id=job.merchant_id,
+        created_at__gte=job.created_at,
+        metadata__bulk_job=job.public_id,
+    )
+
+
+def _issued_rows(job: BulkIssueJob) -> set[int]:
+    return {int(row) for row in _job_cards(job).values_list("metadata__row", flat=True)}
+
+
+def _chunks(items: Iterable[_RowSpec], size: int) -> Iterator[list[_RowSpec]]:
+    chunk: list[_RowSpec] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _issue_row(job: BulkIssueJob, spec: _RowSpec) -> bool:
+    """Issue the card of one row in its own transaction; False when it already exists."""
+    assert spec.amount is not None
+    try:
+        with transaction.atomic():
+            # Two runs of one job queue here, so the check below cannot race the insert.
+            BulkIssueJob.objects.select_for_update().filter(pk=job.pk).values_list("pk").first()
+            if _job_cards(job).filter(metadata__row=spec.row).exists():
+                return False
+            _issue_card(job, spec, amount=spec.amount)
+    except IntegrityError:
+        # The ledger's unique idempotency key refused a duplicate of this row.
+        if _job_cards(job).filter(metadata__row=spec.row).exists():
+            return False
+        raise
+    return True
+
+
+def _issue_card(job: BulkIssueJob, spec: _RowSpec, *, amount: int) -> None:
+    services.giftcard_issue(
+        merchant=job.merchant,
+        amount=amount,
+        currency=job.currency,
+        product=job.product,
+        expires_at=job.expires_at,
+        recipient_email=spec.recipient_email,
+        recipient_phone=spec.recipient_phone,
+        metadata={"bulk_job": job.public_id, "row": spec.row},
+        actor=job.created_by,
+        reference=spec.reference or f"bulk {job.public_id}",
+        idempotency_key=f"{job.public_id}:{spec.row}",
+    )
+
+
+def _save_progress(job: BulkIssueJob, **fields: Any) -> None:
+    for name, value in fields.items():
+        setattr(job, name, value)
+    BulkIssueJob.objects.filter(pk=job.pk).update(**fields)
+
+
+def bulk_job_run(*, job_id: int) -> BulkIssueJob | None:
+    """Issue the job's cards, skipping rows issued by an earlier run. Safe to call again
+    at any time; a finished job is left as it is."""
+    job = (
+        BulkIssueJob.objects.select_related("merchant", "product", "created_by")
+        .filter(pk=job_id)
+        .first()
+    )
+    if job is None or job.status == BulkIssueStatus.DONE:
+        return job
+    _save_progress(
+        job,
+        status=BulkIssueStatus.RUNNING,
+        started_at=job.started_at or timezone.now(),
+        failure_reason="",
+    )
+    already = _issued_rows(job)
+    processed = succeeded = failed = 0
+    errors: list[dict[str, Any]] = []
+    try:
+        for chunk in _chunks(_row_specs(job), CHUNK_SIZE):
+            for spec in chunk:
+                processed += 1
+                if spec.row in already:
+                    succeeded += 1
+                    continue
+                if spec.error or spec.amount is None:
+                    failed += 1
+                    errors.append({"row": spec.row, "message": spec.error or "No amount."})
+                    continue
+                try:
+                    _issue_row(job, spec)
+                except ApplicationError as exc:
+                    failed += 1
+                    errors.append({"row": spec.row, "message": str(exc.detail)})
+                    if job.kind == BulkIssueKind.COUNT:
+                        # Every card of a count job is the same: the first refusal is
+                        # every card's refusal, so the job stops with it.
+                        _save_progress(
+                            job,
+                            status=BulkIssueStatus.FAILED,
+                            processed=processed,
+                            succeeded=succeeded,
+                            failed=failed,
+                            errors=errors,
+                            failure_reason=str(exc.detail)[:500],
+                            finished_at=timezone.now(),
+                        )
+                        return job
+                else:
+                    succeeded += 1
+            _save_progress(
+                job, processed=processed, succeeded=succeeded, failed=failed, errors=errors
+            )
+    except Exception:
+        _save_progress(
+            job,
+            status=BulkIssueStatus.FAILED,
+            failure_reason=(
+                f"Stopped by an unexpected error after {max(processed - 1, 0):,} of "
+                f"{job.total:,} rows. Run it again: cards already issued are not issued twice."
+            ),
+            finished_at=timezone.now(),
+        )
+        raise
+    _save_progress(job, status=BulkIssueStatus.DONE, finished_at=timezone.now())
+    return job
+
+
+# --- The report ------------------------------------------------------------------------
+
+
+def _cell(value: object) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def bulk_job_report(*, job: BulkIssueJob) -> Iterator[list[str]]:
+    """The rows of the job's report, header first. Issued rows carry the FULL CODE:
+    whoever serves this serves secrets (managers only, never cached)."""
+    yield list(REPORT_COLUMNS)
+    cards = {int(card.metadata["row"]): card for card in _job_cards(job).order_by("pk")}
+    errors = {int(error["row"]): str(error["message"]) for error in job.errors}
+    for spec in _row_specs(job):
+        card = cards.get(spec.row)
+        amount = spec.amount
+        if card is not None:
+            status, message = "issued", ""
+            amount = card.initial_amount
+        elif spec.row in errors:
+            status, message = "failed", errors[spec.row]
+        else:
+            status, message = "pending", ""
+        yield [
+            _cell(value)
+            for value in (
+                spec.row,
+                status,
+                card.public_id if card else "",
+                card.last4 if card else "",
+                codes.format_code(codes.decrypt(card.code_encrypted)) if card else "",
+                major_text(amount, job.currency) if amount else "",
+                job.currency,
+                spec.recipient_email,
+                spec.recipient_phone,
+                spec.reference,
+                message,
+            )
+        ]
+
+
+def job_amount_display(job: BulkIssueJob) -> str:
+    return format_money(job.amount, job.currency) if job.amount else "From the file"

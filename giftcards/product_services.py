@@ -1,0 +1,159 @@
+"""Writes to a merchant's product catalogue (GC-6).
+
+Products hold no money, so these are plain model writes; they still live here rather
+than in forms or views so that the dashboard, the API and the admin share one set of
+rules. Images arrive already validated and re-encoded (``giftcards.forms``); a replaced
+or removed image file is deleted from storage once the change has committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.core.files.base import File
+from django.db import transaction
+
+from core.errors import ApplicationError
+from core.money import CURRENCY_EXPONENTS
+from giftcards.models import Product
+from giftcards.services import MAX_AMOUNT
+from merchants.models import Merchant
+
+
+class InvalidProduct(ApplicationError):
+    # Belongs in giftcards.exceptions; kept here until that module can take it.
+    code = "invalid_product"
+    title = "Invalid product"
+
+
+def _check(
+    *,
+    name: str,
+    currency: str,
+    denominations: Sequence[int],
+    min_amount: int | None,
+    max_amount: int | None,
+    validity_days: int | None,
+) -> None:
+    if not name.strip():
+        raise InvalidProduct("A product needs a name.")
+    if currency not in CURRENCY_EXPONENTS:
+        raise InvalidProduct(f"{currency} is not a supported currency.")
+    if denominations and (min_amount is not None or max_amount is not None):
+        raise InvalidProduct("Use fixed amounts or a range, not both.")
+    amounts = [*denominations, *(a for a in (min_amount, max_amount) if a is not None)]
+    for amount in amounts:
+        if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+            raise InvalidProduct("Amounts must be whole numbers of minor units above 0.")
+        if amount > MAX_AMOUNT:
+            raise InvalidProduct("An amount is larger than the platform allows.")
+    if len(set(denominations)) != len(denominations):
+        raise InvalidProduct("Each fixed amount may appear only once.")
+    if min_amount is not None and max_amount is not None and min_amount > max_amount:
+        raise InvalidProduct("The smallest amount must not be above the largest.")
+    if validity_days is not None and validity_days <= 0:
+        raise InvalidProduct("The validity period must be at least one day.")
+
+
+def _delete_file_on_commit(file_name: str, product: Product) -> None:
+    storage = product.image.storage
+
+    def delete() -> None:
+        storage.delete(file_name)
+
+    transaction.on_commit(delete)
+
+
+@transaction.atomic
+def product_create(
+    *,
+    merchant: Merchant,
+    name: str,
+    currency: str,
+    description: str = "",
+    image: File[bytes] | None = None,
+    denominations: Sequence[int] = (),
+    min_amount: int | None = None,
+    max_amount: int | None = None,
+    validity_days: int | None = None,
+    reloadable: bool = False,
+    is_active: bool = True,
+) -> Product:
+    _check(
+        name=name,
+        currency=currency,
+        denominations=denominations,
+        min_amount=min_amount,
+        max_amount=max_amount,
+        validity_days=validity_days,
+    )
+    product = Product(
+        merchant=merchant,
+        name=name.strip(),
+        description=description.strip(),
+        currency=currency,
+        denominations=sorted(denominations),
+        min_amount=min_amount,
+        max_amount=max_amount,
+        validity_days=validity_days,
+        reloadable=reloadable,
+        is_active=is_active,
+    )
+    if image is not None:
+        product.image = image  # stored by the field on save
+    product.save()
+    return product
+
+
+@transaction.atomic
+def product_update(
+    *,
+    product: Product,
+    name: str,
+    currency: str,
+    description: str = "",
+    image: File[bytes] | None = None,
+    remove_image: bool = False,
+    denominations: Sequence[int] = (),
+    min_amount: int | None = None,
+    max_amount: int | None = None,
+    validity_days: int | None = None,
+    reloadable: bool = False,
+    is_active: bool = True,
+) -> Product:
+    """Replace every editable field. Cards already issued keep their own currency,
+    amount, expiry and reloadability: a product change applies to future cards."""
+    _check(
+        name=name,
+        currency=currency,
+        denominations=denominations,
+        min_amount=min_amount,
+        max_amount=max_amount,
+        validity_days=validity_days,
+    )
+    old_image = product.image.name or ""
+    product.name = name.strip()
+    product.description = description.strip()
+    product.currency = currency
+    product.denominations = sorted(denominations)
+    product.min_amount = min_amount
+    product.max_amount = max_amount
+    product.validity_days = validity_days
+    product.reloadable = reloadable
+    product.is_active = is_active
+    if image is not None:
+        product.image = image
+    elif remove_image:
+        product.image = ""
+    product.save()
+    if old_image and old_image != product.image.name:
+        _delete_file_on_commit(old_image, product)
+    return product
+
+
+@transaction.atomic
+def product_set_active(*, product: Product, active: bool) -> Product:
+    """Deactivated products are no longer offered for new cards; issued cards keep working."""
+    product.is_active = active
+    product.save(update_fields=["is_active", "updated_at"])
+    return product
