@@ -26,7 +26,7 @@ def _list_version_key(merchant_id: int) -> str:
 def list_version(merchant_id: int) -> str:
     version = cache.get(_list_version_key(merchant_id))
     if version is None:
-        version = str(time.time_ns())
+        version = time.time_ns()
         cache.add(_list_version_key(merchant_id), version, None)
     return str(version)
 
@@ -47,7 +47,22 @@ def invalidate_card_on_commit(merchant_id: int, public_id: str) -> None:
     """Forget the card and every list of the merchant once the change is committed."""
 
     def invalidate() -> None:
-        cache.delete(card_key(merchant_id, public_id))
-        cache.set(_list_version_key(merchant_id), str(time.time_ns()), None)
+        card, version = card_key(merchant_id, public_id), _list_version_key(merchant_id)
+        redis = _redis_client()
+        if redis is None:
+            cache.delete(card)
+            cache.set(version, time.time_ns(), None)
+            return
+        # One round trip instead of two; django-redis stores integers unpickled.
+        pipe = redis.pipeline(transaction=False)
+        pipe.delete(cache.make_key(card))
+        pipe.set(cache.make_key(version), time.time_ns())
+        pipe.execute()
 
     transaction.on_commit(invalidate)
+
+
+def _redis_client() -> Any:
+    client = getattr(cache, "client", None)
+    get_client = getattr(client, "get_client", None)
+    return get_client(write=True) if get_client is not None else None

@@ -17,6 +17,7 @@ from core.pagination import LimitCursorPagination
 from giftcards import cache as card_cache
 from giftcards import codes, selectors, services
 from giftcards.api import serializers as s
+from giftcards.api.render import card_json, movement_json, transaction_json
 from giftcards.exceptions import ProductUnavailable
 from giftcards.lookups import LookupClient, find_card_by_code, lock_card_by_code
 from giftcards.models import GiftCard, LookupChannel, Transaction
@@ -43,7 +44,7 @@ def _unseal_code(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _movement(txn: Transaction) -> dict[str, Any]:
-    return s.MoneyMovementOutput({"transaction": txn, "gift_card": txn.gift_card}).data
+    return movement_json(txn)
 
 
 class GiftCardAPIView(MerchantAPIMixin, APIView):
@@ -89,7 +90,7 @@ class GiftCardCollectionView(GiftCardAPIView):
         paginator = LimitCursorPagination()
         cards = selectors.giftcard_list(merchant=self.merchant, **filters.validated_data)
         page = paginator.paginate_queryset(cards, request, view=self)
-        body = s.GiftCardOutput(page, many=True).data  # type: ignore[arg-type]
+        body = [card_json(card) for card in page or []]
         response = paginator.get_paginated_response(body)
         card_cache.put(cache_key, response.data, card_cache.LIST_TTL)
         return response
@@ -130,7 +131,7 @@ class GiftCardCollectionView(GiftCardAPIView):
                 idempotency_key=idempotency_key(request),
                 **values,
             )
-            body = s.IssuedGiftCardOutput(issued.card, context={"code": issued.code}).data
+            body = {**card_json(issued.card), "code": codes.format_code(issued.code)}
             return Response(body, status=status.HTTP_201_CREATED)
 
         return run_idempotent(
@@ -151,7 +152,7 @@ class GiftCardDetailView(GiftCardAPIView):
         cached = card_cache.get(key)
         if cached is not None:
             return Response(cached)
-        body = s.GiftCardOutput(self._card(card_id)).data
+        body = card_json(self._card(card_id))
         card_cache.put(key, body, card_cache.CARD_TTL)
         return Response(body)
 
@@ -177,7 +178,7 @@ class GiftCardLookupView(GiftCardAPIView):
         return run_idempotent(
             request,
             merchant=self.merchant,
-            operation=lambda: Response(s.GiftCardOutput(card).data),
+            operation=lambda: Response(card_json(card)),
         )
 
 
@@ -345,7 +346,7 @@ class GiftCardTransactionsView(GiftCardAPIView):
         paginator = LimitCursorPagination()
         txns = selectors.transaction_list(merchant=self.merchant, gift_card=card)
         page = paginator.paginate_queryset(txns, request, view=self)
-        body = s.TransactionOutput(page, many=True).data  # type: ignore[arg-type]
+        body = [transaction_json(txn, card=card) for txn in page or []]
         return paginator.get_paginated_response(body)
 
 

@@ -96,3 +96,31 @@ def test_counters_live_in_redis_when_configured(merchant: Merchant, settings) ->
         backend = type(caches["default"]).__module__
         assert backend.startswith("django_redis")
         caches["default"].clear()
+
+
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="REDIS_URL not set (CI sets it)")
+def test_card_cache_invalidation_works_on_redis(merchant: Merchant) -> None:
+    from django.db import transaction
+
+    from giftcards import cache as card_cache
+
+    redis_cache = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": os.environ["REDIS_URL"],
+            "KEY_PREFIX": f"test-inv-{os.getpid()}",
+        }
+    }
+    with override_settings(CACHES=redis_cache):
+        cache = caches["default"]
+        key = card_cache.card_key(merchant.pk, "gc_x")
+        cache.set(key, {"balance": 1})
+        before = card_cache.list_version(merchant.pk)
+        with transaction.atomic():
+            card_cache.invalidate_card_on_commit(merchant.pk, "gc_x")
+        # pytest-django's test transaction keeps on_commit pending; run it by hand.
+        for _, callback, _ in transaction.get_connection().run_on_commit:
+            callback()
+        assert cache.get(key) is None
+        assert card_cache.list_version(merchant.pk) != before
+        cache.clear()
