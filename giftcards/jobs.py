@@ -54,7 +54,7 @@ def expire_due_cards(*, now: datetime | None = None, batch_size: int = 500) -> i
                 entry = services.giftcard_expire(merchant=merchants[merchant_id], card_id=card_id)
             except ApplicationError as exc:
                 # One refused card must not hold back the rest; the next run retries it.
-                logger.warning("gift_card_expiry_refused", card_id=card_id, code=exc.code)
+                logger.warning("gift_card_expiry_refused", card_id=card_id, error=exc.code)
                 continue
             if entry is not None:
                 expired += 1
