@@ -17,7 +17,11 @@ from tests.factories import PASSWORD, MembershipFactory, MerchantFactory, UserFa
 
 @pytest.fixture(autouse=True)
 def _clear_cache() -> None:
+    from giftcards.api.render import _product_public_id
+
     cache.clear()
+    # Rolled-back test transactions hand out ids again; production ids never repeat.
+    _product_public_id.cache_clear()
 
 
 @pytest.fixture

@@ -10,12 +10,14 @@ from merchants.models import Merchant
 
 
 def _locked(merchant: Merchant) -> QuerySet[GiftCard]:
-    # of=("self",) keeps the lock on the card row alone, whatever is joined.
-    return (
-        GiftCard.objects.select_for_update(of=("self",))
-        .select_related("product")
-        .filter(merchant=merchant)
-    )
+    # No join and no ORDER BY: this is the hottest query of a redemption, and the
+    # lookups below are unique.
+    return GiftCard.objects.select_for_update().filter(merchant=merchant).order_by()
+
+
+def _one(qs: QuerySet[GiftCard]) -> GiftCard | None:
+    rows = list(qs[:1])
+    return rows[0] if rows else None
 
 
 def lock_card(
@@ -26,18 +28,18 @@ def lock_card(
         raise TypeError("Pass exactly one of card_id and public_id.")
     qs = _locked(merchant)
     qs = qs.filter(pk=card_id) if card_id is not None else qs.filter(public_id=public_id)
-    card = qs.first()
+    card = _one(qs)
     if card is None:
         raise CardNotFound("No gift card with that id.")
     return card
 
 
 def lock_card_by_public_id(*, merchant: Merchant, public_id: str) -> GiftCard:
-    card = _locked(merchant).filter(public_id=public_id).first()
+    card = _one(_locked(merchant).filter(public_id=public_id))
     if card is None:
         raise CardNotFound("No gift card with that id.")
     return card
 
 
 def lock_card_by_digest(*, merchant: Merchant, code_digest: str) -> GiftCard | None:
-    return _locked(merchant).filter(code_digest=code_digest).first()
+    return _one(_locked(merchant).filter(code_digest=code_digest))

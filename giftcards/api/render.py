@@ -9,9 +9,21 @@ schema (no missing or undocumented field), so the two cannot drift apart.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
-from giftcards.models import GiftCard, Transaction
+from giftcards.models import GiftCard, Product, Transaction
+
+
+@lru_cache(maxsize=4096)
+def _product_public_id(product_id: int) -> str:
+    return Product.objects.values_list("public_id", flat=True).get(pk=product_id)
+
+
+def product_public_id(product_id: int | None) -> str | None:
+    """Products never change their public id, so it is looked up once per process
+    rather than joined into every card query."""
+    return None if product_id is None else _product_public_id(product_id)
 
 
 def _when(value: datetime | None) -> str | None:
@@ -34,7 +46,7 @@ def card_json(card: GiftCard) -> dict[str, Any]:
         "expires_at": _when(card.expires_at),
         "created_at": _when(card.created_at),
         "updated_at": _when(card.updated_at),
-        "product": card.product.public_id if card.product_id and card.product else None,
+        "product": product_public_id(card.product_id),
         "recipient_email": card.recipient_email,
         "recipient_phone": card.recipient_phone,
         "metadata": card.metadata,

@@ -63,7 +63,9 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if parsed is None:
             raise exceptions.AuthenticationFailed("Invalid API key.")
         prefix, secret = parsed
-        key = ApiKey.objects.select_related("merchant").filter(prefix=prefix).first()
+        # Unordered: the prefix is unique, and this runs on every API request.
+        rows = list(ApiKey.objects.select_related("merchant").filter(prefix=prefix).order_by()[:1])
+        key = rows[0] if rows else None
         if key is None or not digest_matches(secret, key.secret_hash):
             raise exceptions.AuthenticationFailed("Invalid API key.")
         now = timezone.now()
