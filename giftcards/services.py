@@ -20,12 +20,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.models import User
 from core.db import atomic_service
+from core.sql import RowMapper
 from giftcards import cache as card_cache
 from giftcards import codes
 from giftcards.exceptions import (
@@ -46,6 +47,9 @@ from giftcards.models import CardStatus, GiftCard, Product, Transaction, Transac
 from merchants.models import ApiKey, Merchant
 
 Actor = User | ApiKey | None
+
+# The ledger insert is on every redemption: its SQL is built once (see core.sql).
+_ledger = RowMapper(Transaction)
 
 # Far above any real card, far below the 64-bit column limit.
 MAX_AMOUNT = 100_000_000_00
@@ -113,7 +117,7 @@ def _write(
     elif card.status == CardStatus.REDEEMED and card.balance > 0:
         card.status = CardStatus.ACTIVE
     card.updated_at = now
-    txn = Transaction.objects.create(
+    txn = Transaction(
         merchant_id=card.merchant_id,
         gift_card=card,
         kind=kind,
@@ -127,9 +131,13 @@ def _write(
         created_at=now,
         **_actor_fields(actor),
     )
-    GiftCard.objects.filter(pk=card.pk).update(
-        balance=card.balance, status=card.status, updated_at=now
-    )
+    _ledger.insert(txn)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE giftcards_giftcard SET balance = %s, status = %s, updated_at = %s "
+            "WHERE id = %s",
+            [card.balance, card.status, connection.ops.adapt_datetimefield_value(now), card.pk],
+        )
     card_cache.invalidate_card_on_commit(card.merchant_id, card.public_id)
     return txn
 

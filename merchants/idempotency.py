@@ -27,9 +27,11 @@ from rest_framework.response import Response
 from core.api import PROBLEM_CONTENT_TYPE, problem
 from core.db import flat_transaction
 from core.errors import ApplicationError, ConflictError
+from core.sql import RowMapper
 from merchants.models import IdempotencyRecord, Merchant
 
 HEADER = "Idempotency-Key"
+_records = RowMapper(IdempotencyRecord)
 REPLAY_HEADER = "Idempotent-Replayed"
 RETENTION = timedelta(hours=48)
 _VALID_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
@@ -104,14 +106,16 @@ def _store(
     body = response.data
     if seal is not None and response.status_code < 400:
         body = seal(body)
-    IdempotencyRecord.objects.create(
-        merchant=merchant,
-        key=key,
-        fingerprint=print_,
-        method=request.method or "POST",
-        path=request.path[:300],
-        response_status=response.status_code,
-        response_body=body,
+    _records.insert(
+        IdempotencyRecord(
+            merchant=merchant,
+            key=key,
+            fingerprint=print_,
+            method=request.method or "POST",
+            path=request.path[:300],
+            response_status=response.status_code,
+            response_body=body,
+        )
     )
 
 

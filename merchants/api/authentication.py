@@ -9,16 +9,44 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
 
+from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
+from core.sql import RowMapper
 from merchants.keys import digest_matches, parse_key
 from merchants.models import ApiKey, Merchant, MerchantStatus
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+# Every API request runs this lookup, so its SQL is written once (see core.sql).
+_keys = RowMapper(ApiKey)
+_merchants = RowMapper(Merchant)
+
+
+@cache
+def _key_sql() -> str:
+    # Built from model metadata only, never from input.
+    return (
+        f"SELECT {_keys.columns('k')}, {_merchants.columns('m')} "  # noqa: S608
+        "FROM merchants_apikey k JOIN merchants_merchant m ON m.id = k.merchant_id "
+        "WHERE k.prefix = %s LIMIT 1"
+    )
+
+
+def _key_with_merchant(prefix: str) -> ApiKey | None:
+    with connection.cursor() as cursor:
+        cursor.execute(_key_sql(), [prefix])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    key = _keys.load(row)
+    ApiKey.merchant.field.set_cached_value(key, _merchants.load(row, len(_keys.fields)))
+    return key
 
 
 @dataclass(frozen=True)
@@ -63,9 +91,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if parsed is None:
             raise exceptions.AuthenticationFailed("Invalid API key.")
         prefix, secret = parsed
-        # Unordered: the prefix is unique, and this runs on every API request.
-        rows = list(ApiKey.objects.select_related("merchant").filter(prefix=prefix).order_by()[:1])
-        key = rows[0] if rows else None
+        key = _key_with_merchant(prefix)
         if key is None or not digest_matches(secret, key.secret_hash):
             raise exceptions.AuthenticationFailed("Invalid API key.")
         now = timezone.now()
