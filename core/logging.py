@@ -144,17 +144,20 @@ def build_logging_config(*, level: str = "INFO", fmt: str = "json") -> dict[str,
     }
 
 
-def configure_structlog() -> None:
+def configure_structlog(*, level: str = "INFO") -> None:
     structlog.configure(
         processors=[
             *_SHARED_PROCESSORS[:3],
-            structlog.stdlib.filter_by_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.StackInfoRenderer(),
             structlog.processors.UnicodeDecoder(),
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
         ],
         logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
+        # Calls below the level return at once, before any processor runs: the request
+        # log lines cost nothing when LOG_LEVEL is above INFO.
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping()[level.upper()]
+        ),
         cache_logger_on_first_use=True,
     )

@@ -10,6 +10,8 @@ import structlog
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
+from core.net import client_ip
+
 REQUEST_ID_HEADER = "X-Request-ID"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 
@@ -31,7 +33,7 @@ class RequestIdMiddleware:
         # django-structlog reads the header from META; hand it the clean value.
         request.META["HTTP_X_REQUEST_ID"] = request_id
         request.request_id = request_id  # type: ignore[attr-defined]
-        structlog.contextvars.bind_contextvars(request_id=request_id)
+        structlog.contextvars.bind_contextvars(request_id=request_id, ip=client_ip(request))
         response = self.get_response(request)
         response[REQUEST_ID_HEADER] = request_id
         # django-structlog already logged this response with its request id; Django's

@@ -359,9 +359,10 @@ SPECTACULAR_SETTINGS = {
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOG_FORMAT = env.str("LOG_FORMAT", default="json")  # json | console
 DJANGO_STRUCTLOG_TRUST_UPSTREAM_REQUEST_ID = True
-DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = True
+# The client address is bound by core.middleware.RequestIdMiddleware (core.net.client_ip).
+DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = False
 
 from core.logging import build_logging_config, configure_structlog  # noqa: E402
 
 LOGGING = build_logging_config(level=LOG_LEVEL, fmt=LOG_FORMAT)
-configure_structlog()
+configure_structlog(level=LOG_LEVEL)
