@@ -53,5 +53,11 @@ typecheck: install-dev
 pytest: install-dev
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
+## make bench: redemptions/s and latency under gunicorn + PostgreSQL + wrk (about 8 minutes;
+## needs PostgreSQL on 127.0.0.1:5432, Redis and wrk; see docs/performance.md).
+## Options: make bench BENCH_ARGS="--duration 10 --no-profile"
+bench: install
+	$(PY) -m bench.run $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) staticfiles .coverage htmlcov .mypy_cache .ruff_cache
