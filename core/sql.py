@@ -11,14 +11,52 @@ converters on the way out. Everything else in the project uses the ORM.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import cached_property
 from typing import Any, Generic, TypeVar
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Field, Model
 
 M = TypeVar("M", bound=Model)
+
+
+def _prepared_cursor_class() -> Any:
+    import psycopg
+
+    class PreparedCursor(psycopg.Cursor[Any]):
+        """Server-side binding, and every statement prepared on first use."""
+
+        def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+            kwargs["prepare"] = True
+            return super().execute(query, params, **kwargs)
+
+    return PreparedCursor
+
+
+@contextmanager
+def cursor() -> Iterator[Any]:
+    """A cursor for the hot-path statements.
+
+    On PostgreSQL (unless ``DB_PREPARED_STATEMENTS`` is off, e.g. behind a transaction
+    pooler without prepared-statement support) the statements are prepared once per
+    connection, so the server stops parsing and planning them on every redemption.
+    Django's own wrapper still surrounds the cursor: errors are Django's, and queries
+    are logged and counted as usual.
+    """
+    if connection.vendor == "postgresql" and settings.DB_PREPARED_STATEMENTS:
+        connection.ensure_connection()
+        raw = _PREPARED_CURSOR(connection.connection)  # type: ignore[misc]
+        with connection._prepare_cursor(raw) as wrapped:  # type: ignore[attr-defined]
+            yield wrapped
+    else:
+        with connection.cursor() as plain:
+            yield plain
+
+
+_PREPARED_CURSOR = _prepared_cursor_class() if connection.vendor == "postgresql" else None
 
 
 def _quote(name: str) -> str:
@@ -83,9 +121,9 @@ class RowMapper(Generic[M]):
             f.get_db_prep_save(getattr(instance, f.attname), connection)
             for f in self._insert_fields
         ]
-        with connection.cursor() as cursor:
-            cursor.execute(f"{before} {self._insert_sql}".strip(), [*before_params, *params])
-            instance.pk = cursor.fetchone()[0]
+        with cursor() as cur:
+            cur.execute(f"{before} {self._insert_sql}".strip(), [*before_params, *params])
+            instance.pk = cur.fetchone()[0]
         instance._state.adding = False
         instance._state.db = connection.alias
         return instance

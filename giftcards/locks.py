@@ -11,6 +11,7 @@ from functools import cache
 from django.db import connection
 
 from core.sql import RowMapper
+from core.sql import cursor as sql_cursor
 from giftcards.exceptions import CardNotFound
 from giftcards.models import GiftCard
 from merchants.models import Merchant
@@ -32,7 +33,7 @@ def _sql(column: str, for_update: bool) -> str:
 
 def _lock(merchant: Merchant, column: str, value: int | str | None) -> GiftCard | None:
     """Lock one card of the merchant by a unique column (a no-op lock on SQLite)."""
-    with connection.cursor() as cursor:
+    with sql_cursor() as cursor:
         cursor.execute(
             _sql(column, connection.features.has_select_for_update), [merchant.pk, value]
         )

@@ -27,6 +27,7 @@ from django.utils import timezone
 from accounts.models import User
 from core.db import atomic_service
 from core.sql import RowMapper
+from core.sql import cursor as sql_cursor
 from giftcards import cache as card_cache
 from giftcards import codes
 from giftcards.exceptions import (
@@ -146,7 +147,7 @@ def _write(
         _ledger.insert(txn, before=f"WITH card AS ({_SET_BALANCE})", before_params=balance_params)
     else:
         _ledger.insert(txn)
-        with connection.cursor() as cursor:
+        with sql_cursor() as cursor:
             cursor.execute(_SET_BALANCE, balance_params)
     card_cache.invalidate_card_on_commit(card.merchant_id, card.public_id)
     return txn

@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
 
-from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
 from core.sql import RowMapper
+from core.sql import cursor as sql_cursor
 from merchants.keys import digest_matches, parse_key
 from merchants.models import ApiKey, Merchant, MerchantStatus
 
@@ -39,7 +39,7 @@ def _key_sql() -> str:
 
 
 def _key_with_merchant(prefix: str) -> ApiKey | None:
-    with connection.cursor() as cursor:
+    with sql_cursor() as cursor:
         cursor.execute(_key_sql(), [prefix])
         row = cursor.fetchone()
     if row is None:
