@@ -5,4 +5,4 @@ class AccountsConfig(AppConfig):
     """Owns users, password rules, login lockout and the customer's account pages."""
 
     name = "accounts"
-    verbose_name = "Accounts"
+    verbose_name = "Users"
