@@ -3,6 +3,7 @@ service or selector, and shapes the output; the rules live in ``giftcards.servic
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
@@ -43,6 +44,14 @@ def _unseal_code(body: dict[str, Any]) -> dict[str, Any]:
     return {**body, "code": codes.format_code(codes.decrypt(body["code"]["sealed"]))}
 
 
+def _money(values: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "amount": values["amount"],
+        "currency": values.get("currency"),
+        "reference": values.get("reference", ""),
+    }
+
+
 def _movement(txn: Transaction) -> dict[str, Any]:
     return movement_json(txn)
 
@@ -62,6 +71,23 @@ class GiftCardAPIView(MerchantAPIMixin, APIView):
     def api_key(self) -> ApiKey:
         client: ApiClient = self.request.user
         return client.api_key
+
+    def _move(
+        self,
+        request: Request,
+        act: Callable[..., Transaction],
+        *,
+        status_code: int = status.HTTP_201_CREATED,
+        **arguments: Any,
+    ) -> Response:
+        """Run a money movement at most once per idempotency key and answer with the
+        ledger entry and the card: ``act(**arguments, actor=..., idempotency_key=...)``."""
+
+        def operation() -> Response:
+            txn = act(**arguments, actor=self.api_key, idempotency_key=idempotency_key(request))
+            return Response(_movement(txn), status=status_code)
+
+        return run_idempotent(request, merchant=self.merchant, operation=operation)
 
     def _card(self, public_id: str) -> GiftCard:
         return selectors.giftcard_get(merchant=self.merchant, public_id=public_id)
@@ -216,22 +242,13 @@ class GiftCardRedeemView(GiftCardAPIView):
     def post(self, request: Request, card_id: str) -> Response:
         data = s.RedeemInput(data=request.data)
         data.is_valid(raise_exception=True)
-        return self._redeem(request, {"public_id": card_id}, data.validated_data)
-
-    def _redeem(self, request: Request, card: dict[str, Any], values: dict[str, Any]) -> Response:
-        def redeem() -> Response:
-            txn = services.giftcard_redeem(
-                merchant=self.merchant,
-                **card,
-                amount=values["amount"],
-                currency=values.get("currency"),
-                reference=values.get("reference", ""),
-                actor=self.api_key,
-                idempotency_key=idempotency_key(request),
-            )
-            return Response(_movement(txn), status=status.HTTP_201_CREATED)
-
-        return run_idempotent(request, merchant=self.merchant, operation=redeem)
+        return self._move(
+            request,
+            services.giftcard_redeem,
+            merchant=self.merchant,
+            public_id=card_id,
+            **_money(data.validated_data),
+        )
 
 
 class GiftCardRedeemByCodeView(GiftCardRedeemView):
@@ -255,20 +272,12 @@ class GiftCardRedeemByCodeView(GiftCardRedeemView):
         values = data.validated_data
         client = self._client(request)
 
-        def redeem() -> Response:
+        def redeem(**arguments: Any) -> Transaction:
             # Found and locked in one query; an unknown code is counted after rollback.
             card = lock_card_by_code(client=client, code=values["code"])
-            txn = services.giftcard_redeem_locked_card(
-                card=card,
-                amount=values["amount"],
-                currency=values.get("currency"),
-                reference=values.get("reference", ""),
-                actor=self.api_key,
-                idempotency_key=idempotency_key(request),
-            )
-            return Response(_movement(txn), status=status.HTTP_201_CREATED)
+            return services.giftcard_redeem_locked_card(card=card, **arguments)
 
-        return run_idempotent(request, merchant=self.merchant, operation=redeem)
+        return self._move(request, redeem, **_money(values))
 
 
 class GiftCardReloadView(GiftCardAPIView):
@@ -284,21 +293,13 @@ class GiftCardReloadView(GiftCardAPIView):
     def post(self, request: Request, card_id: str) -> Response:
         data = s.ReloadInput(data=request.data)
         data.is_valid(raise_exception=True)
-        values = data.validated_data
-
-        def reload() -> Response:
-            txn = services.giftcard_reload(
-                merchant=self.merchant,
-                public_id=card_id,
-                amount=values["amount"],
-                currency=values.get("currency"),
-                reference=values.get("reference", ""),
-                actor=self.api_key,
-                idempotency_key=idempotency_key(request),
-            )
-            return Response(_movement(txn), status=status.HTTP_201_CREATED)
-
-        return run_idempotent(request, merchant=self.merchant, operation=reload)
+        return self._move(
+            request,
+            services.giftcard_reload,
+            merchant=self.merchant,
+            public_id=card_id,
+            **_money(data.validated_data),
+        )
 
 
 class GiftCardVoidView(GiftCardAPIView):
@@ -316,17 +317,14 @@ class GiftCardVoidView(GiftCardAPIView):
         data = s.VoidInput(data=request.data)
         data.is_valid(raise_exception=True)
 
-        def void() -> Response:
-            txn = services.giftcard_void(
-                merchant=self.merchant,
-                public_id=card_id,
-                reason=data.validated_data.get("reason", ""),
-                actor=self.api_key,
-                idempotency_key=idempotency_key(request),
-            )
-            return Response(_movement(txn), status=status.HTTP_200_OK)
-
-        return run_idempotent(request, merchant=self.merchant, operation=void)
+        return self._move(
+            request,
+            services.giftcard_void,
+            status_code=status.HTTP_200_OK,
+            merchant=self.merchant,
+            public_id=card_id,
+            reason=data.validated_data.get("reason", ""),
+        )
 
 
 class GiftCardTransactionsView(GiftCardAPIView):
@@ -366,16 +364,12 @@ class TransactionRefundView(GiftCardAPIView):
         txn = selectors.transaction_get(merchant=self.merchant, public_id=transaction_id)
         values = data.validated_data
 
-        def refund() -> Response:
-            refund_txn = services.transaction_refund(
-                merchant=self.merchant,
-                transaction_id=txn.pk,
-                amount=values.get("amount"),
-                reason=values.get("reason", ""),
-                reference=values.get("reference", ""),
-                actor=self.api_key,
-                idempotency_key=idempotency_key(request),
-            )
-            return Response(_movement(refund_txn), status=status.HTTP_201_CREATED)
-
-        return run_idempotent(request, merchant=self.merchant, operation=refund)
+        return self._move(
+            request,
+            services.transaction_refund,
+            merchant=self.merchant,
+            transaction_id=txn.pk,
+            amount=values.get("amount"),
+            reason=values.get("reason", ""),
+            reference=values.get("reference", ""),
+        )
