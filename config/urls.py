@@ -14,6 +14,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("m/<slug:merchant_slug>/", include("giftcards.urls")),
     path("api/v1/", include("config.api_urls")),
     path("api/docs/", ApiDocsView.as_view(), name="api-docs"),
+    path("hooks/", include("communications.urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -191,6 +191,8 @@ ACCOUNT_CONFIRM_EMAIL_ON_GET = False
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_PREVENT_ENUMERATION = True
+# Never email an address nobody registered (a reset form is not a way to send spam).
+ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = False
 ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{PLATFORM_NAME}] "
 ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http"
@@ -214,9 +216,12 @@ SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 
 # --- Email ------------------------------------------------------------------
+# Django's mail goes through the communications gateway (switches, limits, log); the
+# transport that really sends is COMMUNICATIONS_EMAIL_BACKEND, from EMAIL_URL/EMAIL_BACKEND.
+EMAIL_BACKEND = "communications.mail.GatewayEmailBackend"
 if env.str("EMAIL_URL", default=""):
     _email = env.email_url("EMAIL_URL")
-    EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+    COMMUNICATIONS_EMAIL_BACKEND = _email["EMAIL_BACKEND"]
     EMAIL_HOST = _email.get("EMAIL_HOST", "localhost")
     EMAIL_PORT = _email.get("EMAIL_PORT", 25)
     EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER", "")
@@ -224,7 +229,7 @@ if env.str("EMAIL_URL", default=""):
     EMAIL_USE_TLS = _email.get("EMAIL_USE_TLS", False)
     EMAIL_USE_SSL = _email.get("EMAIL_USE_SSL", False)
 else:
-    EMAIL_BACKEND = env.str(
+    COMMUNICATIONS_EMAIL_BACKEND = env.str(
         "EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
     )
     EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
@@ -236,6 +241,32 @@ else:
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default=f"{PLATFORM_NAME} <no-reply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# --- Communications (CM) ------------------------------------------------------------
+TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
+TWILIO_MESSAGING_SERVICE_SID = env.str("TWILIO_MESSAGING_SERVICE_SID", default="")
+WEBPUSH_VAPID_PUBLIC_KEY = env.str("WEBPUSH_VAPID_PUBLIC_KEY", default="")
+WEBPUSH_VAPID_PRIVATE_KEY = env.str("WEBPUSH_VAPID_PRIVATE_KEY", default="")
+WEBPUSH_VAPID_SUBJECT = env.str("WEBPUSH_VAPID_SUBJECT", default="mailto:ops@example.com")
+COMMUNICATIONS_BACKENDS = {
+    "email": "communications.backends.email.DjangoEmailBackend",
+    "sms": env.str(
+        "SMS_BACKEND",
+        default=(
+            "communications.backends.sms.TwilioSMSBackend"
+            if TWILIO_ACCOUNT_SID
+            else "communications.backends.sms.ConsoleSMSBackend"
+        ),
+    ),
+    "push": env.str("PUSH_BACKEND", default="communications.backends.push.WebPushBackend"),
+}
+# Queue a message once the caller's transaction commits (tests send at once instead).
+COMMUNICATIONS_DISPATCH_ON_COMMIT = True
+COMMUNICATIONS_MESSAGE_ID_DOMAIN = env.str(
+    "COMMUNICATIONS_MESSAGE_ID_DOMAIN", default="giftwell.local"
+)
 
 # --- Static and media -----------------------------------------------------------
 STATIC_URL = "/static/"

@@ -10,7 +10,13 @@ SECRET_KEY = "test-only-secret-key-" + "t" * 40
 GIFTCARD_CODE_KEY = "test-only-code-key-" + "k" * 20
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+COMMUNICATIONS_EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+COMMUNICATIONS_BACKENDS = {
+    "email": "communications.backends.email.DjangoEmailBackend",
+    "sms": "communications.backends.sms.InMemorySMSBackend",
+    "push": "communications.backends.push.InMemoryPushBackend",
+}
+COMMUNICATIONS_DISPATCH_ON_COMMIT = False
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_BROKER_URL = "memory://"
 STORAGES["default"] = {"BACKEND": "django.core.files.storage.InMemoryStorage"}

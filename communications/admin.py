@@ -1,0 +1,145 @@
+"""Admin for communications: the one settings page, templates and the message log.
+
+The log is read-only: it is the record of what was and was not sent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponseRedirect
+from django.urls import reverse
+
+from communications.models import (
+    CommunicationLog,
+    CommunicationSettings,
+    CommunicationTemplate,
+    TemplateVersion,
+)
+from communications.selectors import communication_settings, forget_settings
+
+
+@admin.register(CommunicationSettings)
+class CommunicationSettingsAdmin(admin.ModelAdmin):
+    """A single settings page: no list, no add, no delete."""
+
+    fieldsets = (
+        ("Channels", {"fields": ("email_enabled", "sms_enabled", "otp_enabled", "push_enabled")}),
+        (
+            "Fallbacks when a channel is off",
+            {"fields": ("email_fallback", "sms_fallback", "push_fallback")},
+        ),
+        (
+            "Hourly limits",
+            {
+                "fields": (
+                    "email_rate_limit",
+                    "sms_rate_limit",
+                    "push_rate_limit",
+                    "otp_rate_limit",
+                    "per_recipient_hourly_limit",
+                )
+            },
+        ),
+        (
+            "One-time codes",
+            {
+                "fields": (
+                    "otp_expiry_minutes",
+                    "otp_length",
+                    "otp_max_attempts",
+                    "otp_resend_cooldown_seconds",
+                )
+            },
+        ),
+        ("Changed", {"fields": ("updated_by", "updated_at", "created_at")}),
+    )
+    readonly_fields = ("updated_by", "updated_at", "created_at")
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
+        conf = communication_settings()
+        return HttpResponseRedirect(
+            reverse("admin:communications_communicationsettings_change", args=[conf.pk])
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        obj.updated_by = request.user
+        super().save_model(request, obj, form, change)
+        forget_settings()
+
+
+class TemplateVersionInline(admin.TabularInline):
+    model = TemplateVersion
+    extra = 0
+    fields = ("number", "subject", "note", "created_by", "created_at")
+    readonly_fields = fields
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(CommunicationTemplate)
+class CommunicationTemplateAdmin(admin.ModelAdmin):
+    list_display = ("event", "channel", "active_number", "updated_at")
+    list_filter = ("channel", "event")
+    readonly_fields = ("event", "channel", "variables", "active_version", "updated_at")
+    fields = (
+        "event",
+        "channel",
+        "description",
+        "variables",
+        "sample_context",
+        "active_version",
+        "updated_at",
+    )
+    inlines = (TemplateVersionInline,)
+
+    @admin.display(description="active version")
+    def active_number(self, obj: CommunicationTemplate) -> str:
+        return f"v{obj.active_version.number}" if obj.active_version else "none"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(CommunicationLog)
+class CommunicationLogAdmin(admin.ModelAdmin):
+    list_display = (
+        "created_at",
+        "channel",
+        "event",
+        "recipient_masked",
+        "status",
+        "reason",
+        "provider",
+        "cost",
+    )
+    list_filter = ("channel", "status", "event", ("created_at", admin.DateFieldListFilter))
+    search_fields = ("provider_message_id", "recipient_masked")
+    date_hierarchy = "created_at"
+    exclude = ("payload",)
+    list_select_related = ("template",)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [f.name for f in CommunicationLog._meta.fields if f.name != "payload"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -1,0 +1,244 @@
+"""The templates the platform ships with: version 1 of every event on every channel it
+uses. ``install_defaults`` only adds what is missing, so admins' edits are never undone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+SITE = ["site_name"]
+
+DEFAULTS: list[dict[str, Any]] = [
+    {
+        "event": "account_email_verification",
+        "channel": "email",
+        "variables": [*SITE, "user_email", "activate_url"],
+        "sample": {
+            "user_email": "ana@example.com",
+            "activate_url": "https://gifts.example.com/accounts/confirm-email/sample/",
+        },
+        "subject": "Confirm your email address for {{ site_name }}",
+        "text": "Hello,\n\nPlease confirm that {{ user_email }} is your email address by opening"
+        " this link:\n\n{{ activate_url }}\n\nIf you did not sign up for {{ site_name }},"
+        " you can ignore this message.\n",
+        "html": "<p>Hello,</p><p>Please confirm that <strong>{{ user_email }}</strong> is your"
+        ' email address.</p><p><a href="{{ activate_url }}">Confirm my email'
+        " address</a></p><p>If you did not sign up for {{ site_name }}, you can ignore"
+        " this message.</p>",
+    },
+    {
+        "event": "account_already_exists",
+        "channel": "email",
+        "variables": [*SITE, "user_email", "password_reset_url", "login_url"],
+        "sample": {
+            "user_email": "ana@example.com",
+            "password_reset_url": "https://gifts.example.com/accounts/password/reset/",
+            "login_url": "https://gifts.example.com/accounts/login/",
+        },
+        "subject": "You already have a {{ site_name }} account",
+        "text": "Hello,\n\nSomeone tried to sign up with {{ user_email }}, which already has an"
+        " account. Sign in at {{ login_url }}, or reset your password at"
+        " {{ password_reset_url }}.\n\nIf it was not you, no action is needed.\n",
+        "html": "",
+    },
+    {
+        "event": "password_reset",
+        "channel": "email",
+        "variables": [*SITE, "user_email", "password_reset_url"],
+        "sample": {
+            "user_email": "ana@example.com",
+            "password_reset_url": "https://gifts.example.com/accounts/password/reset/key/x/",
+        },
+        "subject": "Reset your {{ site_name }} password",
+        "text": "Hello,\n\nWe received a request to reset the password for {{ user_email }}."
+        " Choose a new one here:\n\n{{ password_reset_url }}\n\nIf you did not ask for"
+        " this, ignore this message: your password stays as it is.\n",
+        "html": "<p>Hello,</p><p>We received a request to reset the password for"
+        ' <strong>{{ user_email }}</strong>.</p><p><a href="{{ password_reset_url }}">'
+        "Choose a new password</a></p><p>If you did not ask for this, ignore this"
+        " message: your password stays as it is.</p>",
+    },
+    {
+        "event": "password_changed",
+        "channel": "email",
+        "variables": [*SITE, "user_email"],
+        "sample": {"user_email": "ana@example.com"},
+        "subject": "Your {{ site_name }} password was changed",
+        "text": "Hello,\n\nThe password for {{ user_email }} was just changed. If this was not"
+        " you, reset your password at once and contact support.\n",
+        "html": "",
+    },
+    {
+        "event": "otp_code",
+        "channel": "sms",
+        "variables": [*SITE, "code", "minutes", "purpose"],
+        "sample": {"code": "123456", "minutes": 10, "purpose": "sign-in"},
+        "subject": "",
+        "text": "{{ code }} is your {{ site_name }} {{ purpose }} code. It expires in"
+        " {{ minutes }} minutes. Never share it.",
+        "html": "",
+    },
+    {
+        "event": "otp_code",
+        "channel": "email",
+        "variables": [*SITE, "code", "minutes", "purpose"],
+        "sample": {"code": "123456", "minutes": 10, "purpose": "sign-in"},
+        "subject": "Your {{ site_name }} {{ purpose }} code",
+        "text": "Your {{ purpose }} code is {{ code }}. It expires in {{ minutes }} minutes."
+        " Never share it with anyone.\n",
+        "html": "<p>Your {{ purpose }} code is <strong>{{ code }}</strong>.</p><p>It expires"
+        " in {{ minutes }} minutes. Never share it with anyone.</p>",
+    },
+    {
+        "event": "gift_card_delivered",
+        "channel": "email",
+        "variables": [
+            *SITE,
+            "recipient_name",
+            "sender_name",
+            "merchant_name",
+            "amount",
+            "code",
+            "message",
+            "card_url",
+            "expires_on",
+        ],
+        "sample": {
+            "recipient_name": "Ana",
+            "sender_name": "Ben",
+            "merchant_name": "Bluebird",
+            "amount": "€25.00",
+            "code": "7KQ2-M9XD-4HTR-ZB6W",
+            "message": "Enjoy!",
+            "card_url": "https://gifts.example.com/c/sample/",
+            "expires_on": "1 Jan 2030",
+        },
+        "subject": "{{ sender_name }} sent you a {{ amount }} gift card for {{ merchant_name }}",
+        "text": "Hello {{ recipient_name }},\n\n{{ sender_name }} sent you a {{ amount }} gift"
+        " card for {{ merchant_name }}.\n\n{{ message }}\n\nYour code:"
+        " {{ code }}\nValid until {{ expires_on }}.\nSee your card: {{ card_url }}\n",
+        "html": "<p>Hello {{ recipient_name }},</p><p>{{ sender_name }} sent you a"
+        " <strong>{{ amount }}</strong> gift card for {{ merchant_name }}.</p>"
+        "<blockquote>{{ message }}</blockquote><p>Your code:"
+        " <strong>{{ code }}</strong><br>Valid until {{ expires_on }}.</p>"
+        '<p><a href="{{ card_url }}">See your card</a></p>',
+    },
+    {
+        "event": "gift_card_delivered",
+        "channel": "sms",
+        "variables": [*SITE, "sender_name", "merchant_name", "amount", "card_url"],
+        "sample": {
+            "sender_name": "Ben",
+            "merchant_name": "Bluebird",
+            "amount": "€25.00",
+            "card_url": "https://gifts.example.com/c/sample/",
+        },
+        "subject": "",
+        "text": "{{ sender_name }} sent you a {{ amount }} gift card for {{ merchant_name }}:"
+        " {{ card_url }}",
+        "html": "",
+    },
+    {
+        "event": "gift_card_expiry_reminder",
+        "channel": "email",
+        "variables": [*SITE, "merchant_name", "amount", "last4", "expires_on", "card_url"],
+        "sample": {
+            "merchant_name": "Bluebird",
+            "amount": "€12.50",
+            "last4": "ZB6W",
+            "expires_on": "1 Jan 2030",
+            "card_url": "https://gifts.example.com/c/sample/",
+        },
+        "subject": "Your {{ merchant_name }} gift card expires on {{ expires_on }}",
+        "text": "Your gift card ending {{ last4 }} still holds {{ amount }} and expires on"
+        " {{ expires_on }}. Spend it at {{ merchant_name }} before then: {{ card_url }}\n",
+        "html": "",
+    },
+    {
+        "event": "redemption_receipt",
+        "channel": "email",
+        "variables": [
+            *SITE,
+            "merchant_name",
+            "amount",
+            "balance",
+            "last4",
+            "transaction_id",
+            "when",
+        ],
+        "sample": {
+            "merchant_name": "Bluebird",
+            "amount": "€12.50",
+            "balance": "€37.50",
+            "last4": "ZB6W",
+            "transaction_id": "txn_sample",
+            "when": "25 Nov 2026 14:00",
+        },
+        "subject": "Your receipt from {{ merchant_name }}",
+        "text": "You spent {{ amount }} from your gift card ending {{ last4 }} at"
+        " {{ merchant_name }} on {{ when }}. It now holds {{ balance }}.\nReference:"
+        " {{ transaction_id }}\n",
+        "html": "",
+    },
+    {
+        "event": "payout_sent",
+        "channel": "email",
+        "variables": [*SITE, "merchant_name", "amount", "reference", "expected_on"],
+        "sample": {
+            "merchant_name": "Bluebird",
+            "amount": "€1,250.00",
+            "reference": "po_sample",
+            "expected_on": "27 Nov 2026",
+        },
+        "subject": "{{ site_name }} sent you {{ amount }}",
+        "text": "Hello {{ merchant_name }},\n\nWe sent your payout of {{ amount }} (reference"
+        " {{ reference }}). Expect it in your account by {{ expected_on }}.\n",
+        "html": "",
+    },
+    *[
+        {
+            "event": "test_message",
+            "channel": channel,
+            "variables": [*SITE, "channel", "sent_at"],
+            "sample": {"channel": channel, "sent_at": "25 Nov 2026 14:00"},
+            "subject": "{{ site_name }} test message",
+            "text": "This is a test {{ channel }} message from {{ site_name }}, sent at"
+            " {{ sent_at }}.",
+            "html": "",
+        }
+        for channel in ("email", "sms", "push")
+    ],
+    {
+        "event": "system_email",
+        "channel": "email",
+        "variables": [*SITE, "subject", "body", "html"],
+        "sample": {"subject": "Server error", "body": "Details...", "html": ""},
+        "subject": "{{ subject }}",
+        "text": "{{ body }}",
+        "html": "{{ html|safe }}",
+    },
+]
+
+
+def install_defaults(template_model: Any, version_model: Any) -> int:
+    """Create every missing default template with its version 1, active. Returns how many."""
+    created = 0
+    for spec in DEFAULTS:
+        template, made = template_model.objects.get_or_create(
+            event=spec["event"],
+            channel=spec["channel"],
+            defaults={"variables": spec["variables"], "sample_context": spec["sample"]},
+        )
+        if not made:
+            continue
+        version = version_model.objects.create(
+            template=template,
+            number=1,
+            subject=spec["subject"],
+            body_text=spec["text"],
+            body_html=spec["html"],
+            note="Shipped default",
+        )
+        template.active_version = version
+        template.save(update_fields=["active_version"])
+        created += 1
+    return created

@@ -1,0 +1,33 @@
+"""Django's ``EMAIL_BACKEND``: anything that sends mail the Django way (a library, an
+error report) goes through ``communications.send`` too, so it obeys the email switch and
+the limits and appears in the log. The real transport is ``COMMUNICATIONS_EMAIL_BACKEND``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.core.mail import EmailMessage
+from django.core.mail.backends.base import BaseEmailBackend
+
+from communications.models import Channel, Event, MessageStatus
+
+
+class GatewayEmailBackend(BaseEmailBackend):
+    def send_messages(self, email_messages: Sequence[EmailMessage]) -> int:
+        from communications.services import Recipient, send
+
+        queued = 0
+        for message in email_messages:
+            html = ""
+            for content, mimetype in getattr(message, "alternatives", []) or []:
+                if mimetype == "text/html":
+                    html = str(content)
+            for address in message.recipients():
+                logs = send(
+                    Event.SYSTEM_EMAIL,
+                    Recipient(email=address),
+                    {"subject": message.subject, "body": message.body, "html": html},
+                    channels=[Channel.EMAIL],
+                )
+                queued += sum(1 for log in logs if log.status == MessageStatus.QUEUED)
+        return queued

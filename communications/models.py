@@ -1,0 +1,232 @@
+"""Channel switches, message templates with their versions, and the log of every message.
+
+Nothing leaves the platform except through ``communications.services.send``, which
+reads these switches and writes a ``CommunicationLog`` row for every message, sent or not.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", "Email"
+    SMS = "sms", "SMS"
+    PUSH = "push", "Push"
+
+
+class Event(models.TextChoices):
+    """Every kind of message the platform sends. Each has a template per channel."""
+
+    ACCOUNT_EMAIL_VERIFICATION = "account_email_verification", "Account: confirm email"
+    ACCOUNT_ALREADY_EXISTS = "account_already_exists", "Account: sign-up for a known address"
+    PASSWORD_RESET = "password_reset", "Account: password reset"
+    PASSWORD_CHANGED = "password_changed", "Account: password changed"
+    OTP_CODE = "otp_code", "One-time code"
+    GIFT_CARD_DELIVERED = "gift_card_delivered", "Gift card delivered"
+    GIFT_CARD_EXPIRY_REMINDER = "gift_card_expiry_reminder", "Gift card expiry reminder"
+    REDEMPTION_RECEIPT = "redemption_receipt", "Redemption receipt"
+    PAYOUT_SENT = "payout_sent", "Payout sent"
+    TEST_MESSAGE = "test_message", "Test message"
+    SYSTEM_EMAIL = "system_email", "Other platform email"
+
+
+class CommunicationSettings(models.Model):
+    """The one settings row (pk=1): every channel's switch, limits and fallback."""
+
+    email_enabled = models.BooleanField(default=True)
+    sms_enabled = models.BooleanField(default=True)
+    otp_enabled = models.BooleanField(default=True)
+    push_enabled = models.BooleanField(default=False)
+    email_rate_limit = models.PositiveIntegerField(
+        default=100, help_text="Emails per hour, platform-wide."
+    )
+    sms_rate_limit = models.PositiveIntegerField(
+        default=50, help_text="Text messages per hour, platform-wide."
+    )
+    otp_rate_limit = models.PositiveIntegerField(
+        default=10, help_text="One-time codes per hour, per person and per recipient."
+    )
+    push_rate_limit = models.PositiveIntegerField(
+        default=200, help_text="Push notifications per hour, platform-wide."
+    )
+    per_recipient_hourly_limit = models.PositiveIntegerField(
+        default=10, help_text="Messages per hour to any one address or number, per channel."
+    )
+    otp_expiry_minutes = models.PositiveIntegerField(default=10)
+    otp_length = models.PositiveSmallIntegerField(default=6)
+    otp_max_attempts = models.PositiveSmallIntegerField(default=5)
+    otp_resend_cooldown_seconds = models.PositiveIntegerField(default=60)
+    email_fallback = models.CharField(
+        max_length=8,
+        choices=Channel.choices,
+        blank=True,
+        help_text="Channel to use when email is off (empty: suppress).",
+    )
+    sms_fallback = models.CharField(
+        max_length=8,
+        choices=Channel.choices,
+        blank=True,
+        default=Channel.EMAIL,
+        help_text="Channel to use when SMS is off (empty: suppress).",
+    )
+    push_fallback = models.CharField(
+        max_length=8,
+        choices=Channel.choices,
+        blank=True,
+        default=Channel.EMAIL,
+        help_text="Channel to use when push is off (empty: suppress).",
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = "communication settings"
+        verbose_name_plural = "communication settings"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(pk=1), name="communication_settings_singleton"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(otp_length__gte=4, otp_length__lte=10),
+                name="communication_settings_otp_length",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return "Communication settings"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.pk = 1
+        super().save(*args, **kwargs)
+
+    def is_enabled(self, channel: str) -> bool:
+        return bool(getattr(self, f"{channel}_enabled"))
+
+    def fallback_for(self, channel: str) -> str:
+        return str(getattr(self, f"{channel}_fallback") or "")
+
+    def hourly_limit(self, channel: str) -> int:
+        return int(getattr(self, f"{channel}_rate_limit"))
+
+
+class CommunicationTemplate(models.Model):
+    """What one event says on one channel. Edits make new versions; one is active."""
+
+    event = models.CharField(max_length=40, choices=Event.choices)
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    description = models.CharField(max_length=300, blank=True)
+    variables = models.JSONField(
+        default=list, help_text="The variables this template may use, and nothing else."
+    )
+    sample_context = models.JSONField(
+        default=dict, help_text="Sample values used for previews and test messages."
+    )
+    active_version = models.ForeignKey(
+        "TemplateVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("event", "channel")
+        constraints = [
+            models.UniqueConstraint(fields=["event", "channel"], name="template_event_channel")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_event_display()} ({self.get_channel_display()})"
+
+
+class TemplateVersion(models.Model):
+    """One saved text of a template. Never edited: a change is a new version."""
+
+    template = models.ForeignKey(
+        CommunicationTemplate, on_delete=models.CASCADE, related_name="versions"
+    )
+    number = models.PositiveIntegerField()
+    subject = models.CharField(max_length=200, blank=True)
+    body_text = models.TextField()
+    body_html = models.TextField(blank=True)
+    note = models.CharField(max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ("template", "-number")
+        constraints = [
+            models.UniqueConstraint(fields=["template", "number"], name="template_version_number")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.template} v{self.number}"
+
+
+class MessageStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    SENT = "sent", "Sent"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed"
+    SUPPRESSED = "suppressed", "Suppressed"
+    RATE_LIMITED = "rate_limited", "Rate limited"
+
+
+class CommunicationLog(models.Model):
+    """Every message the platform sent or decided not to send, and why."""
+
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    requested_channel = models.CharField(
+        max_length=8,
+        choices=Channel.choices,
+        help_text="The channel asked for, before any fallback.",
+    )
+    event = models.CharField(max_length=40, choices=Event.choices)
+    recipient_masked = models.CharField(max_length=120)
+    recipient_digest = models.CharField(max_length=64, db_index=True, editable=False)
+    template = models.ForeignKey(
+        CommunicationTemplate, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    template_version = models.PositiveIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=MessageStatus.choices)
+    reason = models.CharField(max_length=300, blank=True)
+    provider = models.CharField(max_length=40, blank=True)
+    provider_message_id = models.CharField(max_length=200, blank=True, db_index=True)
+    cost = models.PositiveIntegerField(null=True, blank=True, help_text="Minor units.")
+    cost_currency = models.CharField(max_length=3, blank=True)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # The rendered message, encrypted, until it has been handed to the provider.
+    payload = models.TextField(blank=True, editable=False)
+    claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    merchant = models.ForeignKey(
+        "merchants.Merchant", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        indexes = [
+            models.Index(
+                fields=["channel", "status", "-created_at"], name="commlog_channel_status"
+            ),
+            models.Index(fields=["event", "-created_at"], name="commlog_event"),
+            models.Index(fields=["merchant", "-created_at"], name="commlog_merchant"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.event} to {self.recipient_masked}: {self.status}"

@@ -1,0 +1,364 @@
+"""The one way anything leaves the platform: ``send(event, recipient, context)``.
+
+For each channel asked for, ``send`` checks the admin's switch (and uses the configured
+fallback channel, or records the message as suppressed with the reason), applies the
+hourly limits (recorded as rate_limited), renders the active template version, and
+queues delivery on Celery once the caller's transaction commits. Every step ends in a
+``CommunicationLog`` row. ``deliver`` hands a queued message to its channel's backend
+at most once: a retry after a provider error sends again only when the provider did
+not take the message.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import structlog
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from accounts.models import User
+from communications import crypto, masking
+from communications.backends import (
+    OutgoingMessage,
+    PermanentError,
+    TransientError,
+    backend_for,
+)
+from communications.models import (
+    Channel,
+    CommunicationLog,
+    CommunicationSettings,
+    CommunicationTemplate,
+    Event,
+    MessageStatus,
+)
+from communications.rendering import TemplateProblem, render
+from communications.selectors import communication_settings, template_for
+from merchants.models import Merchant
+
+logger = structlog.get_logger(__name__)
+
+DEFAULT_CHANNELS: dict[str, tuple[str, ...]] = {
+    Event.OTP_CODE: (Channel.SMS,),
+}
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Where a message can go. Channels without an address are skipped (and logged)."""
+
+    email: str = ""
+    phone: str = ""
+    push_subscriptions: tuple[str, ...] = field(default_factory=tuple)
+    user: User | None = None
+
+    @classmethod
+    def for_user(cls, user: User, *, phone: str = "") -> Recipient:
+        return cls(email=user.email, phone=phone, user=user)
+
+    def address(self, channel: str) -> str:
+        if channel == Channel.EMAIL:
+            return self.email
+        if channel == Channel.SMS:
+            return self.phone
+        if channel == Channel.PUSH:
+            return self.push_subscriptions[0] if self.push_subscriptions else ""
+        return ""
+
+
+def _hour() -> int:
+    return int(time.time()) // 3600
+
+
+def _count(key: str) -> int:
+    cache.add(key, 0, 3700)
+    try:
+        return int(cache.incr(key))
+    except ValueError:  # the key expired between add and incr
+        cache.set(key, 1, 3700)
+        return 1
+
+
+def _over_limits(conf: CommunicationSettings, channel: str, recipient_digest: str) -> str:
+    """Count this message against the hourly limits; the reason when one is exceeded."""
+    hour = _hour()
+    if _count(f"comm:rate:{channel}:{hour}") > conf.hourly_limit(channel):
+        return f"{channel} hourly limit of {conf.hourly_limit(channel)} reached"
+    per_recipient = _count(f"comm:rate:{channel}:{recipient_digest}:{hour}")
+    if per_recipient > conf.per_recipient_hourly_limit:
+        return (
+            f"limit of {conf.per_recipient_hourly_limit} {channel} messages per hour "
+            "to this recipient reached"
+        )
+    return ""
+
+
+def _log(
+    *,
+    event: str,
+    requested: str,
+    channel: str,
+    address: str,
+    status: str,
+    reason: str = "",
+    error: str = "",
+    template: CommunicationTemplate | None = None,
+    user: User | None = None,
+    merchant: Merchant | None = None,
+    payload: str = "",
+) -> CommunicationLog:
+    now = timezone.now()
+    return CommunicationLog.objects.create(
+        event=event,
+        requested_channel=requested,
+        channel=channel,
+        recipient_masked=masking.mask(channel, address) if address else "(none)",
+        recipient_digest=masking.digest(channel, address) if address else "",
+        template=template,
+        template_version=(
+            template.active_version.number if template and template.active_version else None
+        ),
+        status=status,
+        reason=reason[:300],
+        error=error,
+        user=user,
+        merchant=merchant,
+        payload=payload,
+        failed_at=now if status == MessageStatus.FAILED else None,
+        created_at=now,
+    )
+
+
+def _dispatch(log_id: int) -> None:
+    from communications.tasks import deliver_message
+
+    if settings.COMMUNICATIONS_DISPATCH_ON_COMMIT:
+        transaction.on_commit(lambda: deliver_message.delay(log_id))
+    else:
+        deliver_message.delay(log_id)
+
+
+def _choose_channel(
+    conf: CommunicationSettings, requested: str, recipient: Recipient, taken: set[str]
+) -> tuple[str, str]:
+    """The channel to use and, when it is not the one asked for, why."""
+    if conf.is_enabled(requested):
+        return requested, ""
+    fallback = conf.fallback_for(requested)
+    if not fallback:
+        return "", f"{requested} is switched off and no fallback is set"
+    if not conf.is_enabled(fallback):
+        return "", f"{requested} is switched off and its fallback, {fallback}, is off too"
+    if fallback in taken:
+        return "", f"{requested} is switched off; its fallback, {fallback}, is already used"
+    if not recipient.address(fallback):
+        return "", f"{requested} is switched off; no {fallback} address for the fallback"
+    return fallback, f"{requested} is switched off; sent by {fallback} instead"
+
+
+def send(
+    event: str,
+    recipient: Recipient,
+    context: dict[str, Any],
+    *,
+    channels: Sequence[str] | None = None,
+    merchant: Merchant | None = None,
+) -> list[CommunicationLog]:
+    """Send ``event`` to ``recipient`` on each of ``channels``; one log row each."""
+    conf = communication_settings()
+    requested_channels = list(channels or DEFAULT_CHANNELS.get(event, (Channel.EMAIL,)))
+    taken = {c for c in requested_channels if conf.is_enabled(c)}
+    logs = []
+    for requested in requested_channels:
+        logs.append(_send_one(conf, event, requested, recipient, context, taken, merchant))
+    return logs
+
+
+def _send_one(
+    conf: CommunicationSettings,
+    event: str,
+    requested: str,
+    recipient: Recipient,
+    context: dict[str, Any],
+    taken: set[str],
+    merchant: Merchant | None,
+) -> CommunicationLog:
+    common: dict[str, Any] = {
+        "event": event,
+        "requested": requested,
+        "user": recipient.user,
+        "merchant": merchant,
+    }
+    channel, reason = _choose_channel(conf, requested, recipient, taken)
+    if not channel:
+        address = recipient.address(requested)
+        return _log(
+            **common,
+            channel=requested,
+            address=address,
+            status=MessageStatus.SUPPRESSED,
+            reason=reason,
+        )
+    taken.add(channel)
+    address = recipient.address(channel)
+    if not address:
+        return _log(
+            **common,
+            channel=channel,
+            address="",
+            status=MessageStatus.SUPPRESSED,
+            reason=f"no {channel} address for this recipient",
+        )
+    limited = _over_limits(conf, channel, masking.digest(channel, address))
+    if limited:
+        return _log(
+            **common,
+            channel=channel,
+            address=address,
+            status=MessageStatus.RATE_LIMITED,
+            reason=limited,
+        )
+    template = template_for(event=event, channel=channel)
+    if template is None or template.active_version is None:
+        return _log(
+            **common,
+            channel=channel,
+            address=address,
+            status=MessageStatus.FAILED,
+            reason="no active template",
+            error=f"No template for {event} by {channel}.",
+        )
+    version = template.active_version
+    try:
+        rendered = render(
+            subject=version.subject,
+            text=version.body_text,
+            html=version.body_html,
+            context={"site_name": settings.PLATFORM_NAME, **context},
+            declared=list(template.variables),
+        )
+    except TemplateProblem as exc:
+        return _log(
+            **common,
+            channel=channel,
+            address=address,
+            status=MessageStatus.FAILED,
+            reason="template error",
+            error=str(exc),
+            template=template,
+        )
+    payload = crypto.seal(
+        {"to": address, "subject": rendered.subject, "text": rendered.text, "html": rendered.html}
+    )
+    log = _log(
+        **common,
+        channel=channel,
+        address=address,
+        status=MessageStatus.QUEUED,
+        reason=reason,
+        template=template,
+        payload=payload,
+    )
+    _dispatch(log.pk)
+    return log
+
+
+def deliver(log_id: int, *, final_attempt: bool) -> str:
+    """Hand one queued message to its backend. Returns ``sent``, ``retry``, ``failed`` or
+    ``skipped`` (not queued any more, or another worker holds it)."""
+    now = timezone.now()
+    claimed = CommunicationLog.objects.filter(
+        pk=log_id, status=MessageStatus.QUEUED, claimed_at__isnull=True
+    ).update(claimed_at=now, attempts=F("attempts") + 1)
+    if not claimed:
+        return "skipped"
+    log = CommunicationLog.objects.get(pk=log_id)
+    message = crypto.unseal(log.payload)
+    outgoing = OutgoingMessage(
+        channel=log.channel,
+        to=message["to"],
+        subject=message["subject"],
+        text=message["text"],
+        html=message["html"],
+        log_id=log.pk,
+    )
+    try:
+        receipt = backend_for(log.channel).send(outgoing)
+    except (TransientError, PermanentError, Exception) as exc:
+        transient = not isinstance(exc, PermanentError)
+        if transient and not final_attempt:
+            CommunicationLog.objects.filter(pk=log_id).update(
+                claimed_at=None, error=str(exc)[:2000]
+            )
+            logger.warning(
+                "message_retry", log_id=log_id, channel=log.channel, error=type(exc).__name__
+            )
+            return "retry"
+        _finish(log_id, status=MessageStatus.FAILED, error=str(exc)[:2000], failed_at=now)
+        logger.warning(
+            "message_failed", log_id=log_id, channel=log.channel, error=type(exc).__name__
+        )
+        return "failed"
+    _finish(
+        log_id,
+        status=MessageStatus.SENT,
+        sent_at=timezone.now(),
+        provider=receipt.provider,
+        provider_message_id=receipt.message_id,
+        cost=receipt.cost,
+        cost_currency=receipt.cost_currency,
+        error="",
+    )
+    return "sent"
+
+
+def _finish(log_id: int, **fields: Any) -> None:
+    # The payload holds the rendered message (codes included): gone once it is sent or dead.
+    CommunicationLog.objects.filter(pk=log_id).update(payload="", **fields)
+
+
+def record_delivery_status(
+    *,
+    provider_message_id: str,
+    delivered: bool,
+    error: str = "",
+    at: datetime | None = None,
+    cost: int | None = None,
+    cost_currency: str = "",
+) -> int:
+    """A provider's callback: the message reached the recipient, or did not."""
+    when = at or timezone.now()
+    fields: dict[str, Any] = (
+        {"status": MessageStatus.DELIVERED, "delivered_at": when}
+        if delivered
+        else {"status": MessageStatus.FAILED, "failed_at": when, "error": error[:2000]}
+    )
+    if cost is not None:
+        fields.update(cost=cost, cost_currency=cost_currency)
+    return CommunicationLog.objects.filter(
+        provider_message_id=provider_message_id,
+        status__in=[MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.QUEUED],
+    ).update(**fields)
+
+
+def settings_update(*, actor: User | None, **changes: Any) -> CommunicationSettings:
+    """Change the switches and limits; every process sees it on its next message."""
+    from communications.selectors import forget_settings
+
+    conf, _ = CommunicationSettings.objects.get_or_create(pk=1)
+    for name, value in changes.items():
+        setattr(conf, name, value)
+    conf.updated_by = actor
+    conf.full_clean()
+    conf.save()
+    transaction.on_commit(forget_settings)
+    forget_settings()
+    return conf
