@@ -12,4 +12,5 @@ urlpatterns = [
     ),
     path("", include("merchants.api.urls")),
     path("", include("giftcards.api.urls")),
+    path("", include("otp.api.urls")),
 ]

@@ -72,6 +72,7 @@ THIRD_PARTY_APPS = [
     "django_htmx",
     "django_structlog",
     "csp",
+    "anymail",
 ]
 LOCAL_APPS = [
     "core",
@@ -79,6 +80,7 @@ LOCAL_APPS = [
     "merchants",
     "giftcards",
     "communications",
+    "otp",
     "payouts",
     "audit",
 ]

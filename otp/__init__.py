@@ -1,0 +1,1 @@
+"""One-time passwords: numeric codes for sign-in, phone checks and sensitive actions."""
