@@ -23,6 +23,7 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 
 from accounts.models import User
+from core.admin import ReadOnlyAdmin
 from core.errors import ApplicationError
 from core.money import format_money
 from giftcards import services
@@ -47,7 +48,7 @@ def _can_change_cards(request: HttpRequest) -> bool:
 
 
 @admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
+class ProductAdmin(ReadOnlyAdmin):
     """Merchants run their catalogues from the dashboard, through ``product_services``
     (which also validates and re-encodes images, SE-7). The admin looks, and can take a
     product off sale or put it back."""
@@ -81,15 +82,6 @@ class ProductAdmin(admin.ModelAdmin):
     )
     readonly_fields = fields
     actions = ("deactivate_selected", "activate_selected")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def has_set_active_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("giftcards.change_product")
@@ -215,7 +207,7 @@ def _void_confirmation() -> Any:
 
 
 @admin.register(GiftCard)
-class GiftCardAdmin(admin.ModelAdmin):
+class GiftCardAdmin(ReadOnlyAdmin):
     """Cards are issued, spent and voided through services, so the admin only views
     them; a form that saved the whole row could also write back a stale balance."""
 
@@ -286,15 +278,6 @@ class GiftCardAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[GiftCard]:
         # The code columns are never needed here, so they never leave the database.
         return super().get_queryset(request).defer("code_digest", "code_encrypted")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     # Permissions for the actions, which change cards through services.
     def has_void_permission(self, request: HttpRequest) -> bool:
@@ -414,7 +397,7 @@ class GiftCardAdmin(admin.ModelAdmin):
 
 
 @admin.register(Transaction)
-class TransactionAdmin(admin.ModelAdmin):
+class TransactionAdmin(ReadOnlyAdmin):
     """The ledger, append-only: everything is read-only, nothing can be added or removed."""
 
     list_display = (
@@ -459,15 +442,6 @@ class TransactionAdmin(admin.ModelAdmin):
             .defer("gift_card__code_digest", "gift_card__code_encrypted")
         )
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
     @admin.display(description="Gift card", ordering="gift_card")
     def gift_card_link(self, obj: Transaction) -> str:
         card = obj.gift_card
@@ -488,7 +462,7 @@ class TransactionAdmin(admin.ModelAdmin):
 
 
 @admin.register(FailedCodeLookup)
-class FailedCodeLookupAdmin(admin.ModelAdmin):
+class FailedCodeLookupAdmin(ReadOnlyAdmin):
     """Unknown codes tried against a merchant (GC-5); the code itself is never stored."""
 
     list_display = (
@@ -504,12 +478,3 @@ class FailedCodeLookupAdmin(admin.ModelAdmin):
     list_select_related = ("merchant", "api_key", "user")
     search_fields = ("=ip_address",)
     show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

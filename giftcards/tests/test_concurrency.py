@@ -10,17 +10,16 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 from django.db import connection, connections, transaction
-from rest_framework.test import APIClient
 
 from giftcards.models import GiftCard, Transaction
 from giftcards.tests.helpers import issue, ledger_sum
 from merchants.idempotency import REPLAY_HEADER
 from merchants.models import IdempotencyRecord, Merchant
+from tests.concurrency import api_client, in_threads
 
 pytestmark = [
     pytest.mark.postgres,
@@ -29,36 +28,16 @@ pytestmark = [
 ]
 
 
-def _in_threads(count: int, work: Callable[[int], Any]) -> list[Any]:
-    barrier = threading.Barrier(count)
-
-    def run(index: int) -> Any:
-        try:
-            barrier.wait(timeout=30)
-            return work(index)
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        return list(pool.map(run, range(count)))
-
-
-def _client(api_key: str) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key}")
-    return client
-
-
 def test_fifty_parallel_redemptions_never_overspend(merchant: Merchant, api_key: str) -> None:
     card = issue(merchant, 1000).card
     path = f"/api/v1/gift-cards/{card.public_id}/redeem/"
 
     def redeem(index: int) -> tuple[int, str]:
-        response = _client(api_key).post(path, {"amount": 100}, format="json")
+        response = api_client(api_key).post(path, {"amount": 100}, format="json")
         body = response.json()
         return response.status_code, body.get("code", "ok")
 
-    outcomes = Counter(_in_threads(50, redeem))
+    outcomes = Counter(in_threads(50, redeem))
     assert outcomes == {(201, "ok"): 10, (422, "insufficient_funds"): 40}
     card.refresh_from_db()
     assert card.balance == 0
@@ -75,12 +54,12 @@ def test_parallel_redemptions_by_code_on_distinct_and_shared_cards(
 
     def redeem(index: int) -> int:
         code = own[index].code if index < 10 else shared.code
-        response = _client(api_key).post(
+        response = api_client(api_key).post(
             "/api/v1/gift-cards/redeem/", {"code": code, "amount": 100}, format="json"
         )
         return response.status_code
 
-    statuses = Counter(_in_threads(20, redeem))
+    statuses = Counter(in_threads(20, redeem))
     assert statuses == {201: 15, 422: 5}
     for issued in [shared, *own]:
         issued.card.refresh_from_db()
@@ -96,7 +75,7 @@ def test_two_concurrent_requests_with_one_key_make_one_transaction(
     responses: list[Any] = []
 
     def redeem(index: int) -> None:
-        response = _client(api_key).post(
+        response = api_client(api_key).post(
             path, {"amount": 300}, format="json", headers={"Idempotency-Key": "order-77"}
         )
         responses.append(response)
@@ -136,12 +115,12 @@ def test_concurrent_refunds_never_exceed_the_redemption(merchant: Merchant, api_
     spend = services.giftcard_redeem(merchant=merchant, card_id=card.pk, amount=500)
 
     def refund(index: int) -> int:
-        response = _client(api_key).post(
+        response = api_client(api_key).post(
             f"/api/v1/transactions/{spend.public_id}/refund/", {"amount": 100}, format="json"
         )
         return response.status_code
 
-    statuses = Counter(_in_threads(12, refund))
+    statuses = Counter(in_threads(12, refund))
     assert statuses == {201: 5, 422: 7}
     card.refresh_from_db()
     assert card.balance == 1000
