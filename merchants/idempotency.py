@@ -68,7 +68,7 @@ def _problem_response(request: Request, exc: ApplicationError) -> Response:
     )
     body.pop("request_id", None)  # the replay must equal the original, whoever asks
     response = Response(body, status=exc.status, content_type=PROBLEM_CONTENT_TYPE)
-    if exc.status == 429 and "retry_after" in exc.extra:
+    if exc.status in (429, 503) and "retry_after" in exc.extra:
         response["Retry-After"] = str(exc.extra["retry_after"])
     return response
 
@@ -130,11 +130,17 @@ def run_idempotent(
     operation: Callable[[], Response],
     seal: BodyTransform | None = None,
     unseal: BodyTransform | None = None,
+    replay_first: bool = False,
 ) -> Response:
     """Run ``operation`` (which calls services and returns a Response) at most once per key.
 
     ``seal`` rewrites a success body before it is stored and ``unseal`` restores it on
     replay, so secrets in a response (a new card's code) are never stored in clear.
+
+    A retry normally runs the operation again and replays when its insert meets the first
+    request's record (or a ledger row carrying the key): no extra query on the hot path.
+    ``replay_first`` looks for a stored answer before running, for operations with effects
+    outside the transaction (cache counters, cooldowns) that a retry must not repeat.
     """
     key = idempotency_key(request)
     if not key:
@@ -149,6 +155,8 @@ def run_idempotent(
             "The Idempotency-Key header must be 1 to 255 visible ASCII characters."
         )
     print_ = fingerprint(request)
+    if replay_first and IdempotencyRecord.objects.filter(merchant=merchant, key=key).exists():
+        return _replay(request, merchant, key, print_, unseal)
     try:
         with flat_transaction():
             try:

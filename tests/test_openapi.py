@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 import jsonschema
 import pytest
+import time_machine
+from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.validation import validate_schema
 from rest_framework.test import APIClient
 
+from communications.services import settings_update
 from giftcards import codes, services
 from giftcards.tests.helpers import issue
 from merchants.models import Merchant
+from merchants.services import api_key_create
+from otp.tests.helpers import last_sms_code
 
 pytestmark = pytest.mark.django_db
 
@@ -139,3 +145,42 @@ def test_issue_and_money_movement_examples_round_trip(api_client: APIClient, mer
         ]
         == txn.public_id
     )
+
+
+def test_one_time_code_responses_match_the_schema(
+    schema: dict[str, Any], api_client: APIClient, merchant: Merchant
+) -> None:
+    request, verify = "/api/v1/otp/request/", "/api/v1/otp/verify/"
+    phone = {"purpose": "login", "channel": "sms", "recipient": "+447700900123"}
+    check_code = {"purpose": "login", "recipient": "+447700900123"}
+
+    def check(path: str, data: Any, client: APIClient = api_client, **headers: str) -> Any:
+        response = client.post(path, data, format="json", headers=headers)
+        assert_matches(schema, "post", path, response)
+        return response
+
+    assert check(request, phone, **{"Idempotency-Key": "o-1"}).status_code == 201
+    assert check(request, phone, **{"Idempotency-Key": "o-1"}).status_code == 201  # replay
+    assert check(request, phone).status_code == 429  # cooldown
+    assert check(request, {**phone, "recipient": "not a number"}).status_code == 400
+    assert check(verify, {**check_code, "code": "x"}).status_code == 400
+    assert check(verify, {**check_code, "code": last_sms_code()}).status_code == 200
+    assert (
+        check(verify, {**check_code, "code": "x"}, **{"Idempotency-Key": "o-1"}).status_code == 409
+    )
+    settings_update(actor=None, otp_max_attempts=1, otp_resend_cooldown_seconds=0)
+    check(request, phone)
+    assert check(verify, {**check_code, "code": "x"}).status_code == 429
+    settings_update(actor=None, otp_expiry_minutes=1)
+    check(request, phone)
+    with time_machine.travel(timezone.now() + timedelta(minutes=2)):
+        assert check(verify, {**check_code, "code": last_sms_code()}).status_code == 422
+    settings_update(actor=None, sms_enabled=False, sms_fallback="")
+    assert check(request, phone).status_code == 503  # not delivered
+    settings_update(actor=None, otp_enabled=False)
+    assert check(request, phone).status_code == 503  # switched off
+    assert check(request, phone, client=APIClient()).status_code == 401
+    no_scope = APIClient()
+    key = api_key_create(merchant=merchant, name="cards", scopes=["cards:read"]).plaintext
+    no_scope.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    assert check(verify, {**check_code, "code": "1"}, client=no_scope).status_code == 403

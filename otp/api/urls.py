@@ -1,3 +1,8 @@
-from django.urls import URLPattern
+from django.urls import path
 
-urlpatterns: list[URLPattern] = []
+from otp.api import views
+
+urlpatterns = [
+    path("otp/request/", views.OtpRequestView.as_view(), name="api-otp-request"),
+    path("otp/verify/", views.OtpVerifyView.as_view(), name="api-otp-verify"),
+]
