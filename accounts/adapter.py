@@ -1,15 +1,25 @@
 """allauth adapter: account emails go through the communications service (switches,
-limits, templates admins edit, the log), and post-login routing stays on our side."""
+limits, templates admins edit, the log), and post-login routing stays on our side.
+
+When an account email cannot go out (email switched off, a limit reached), the person is
+told so on the next page instead of waiting for a message that will never come. A
+password reset says only what holds for every address alike, so the page never reveals
+whether an account exists (see ``accounts.forms.PasswordResetForm``).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from allauth.account.adapter import DefaultAccountAdapter
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest
 from django.urls import reverse
+
+if TYPE_CHECKING:
+    from communications.models import CommunicationLog
 
 # allauth's email templates, and the event and variables each becomes.
 _EVENTS = {
@@ -21,13 +31,77 @@ _EVENTS = {
     "account/email/password_reset": "password_changed",
 }
 
+EMAIL_SWITCHED_OFF = "email is switched off"
+TOO_MANY_EMAILS = "too many emails were sent in the last hour"
+PROBLEM_ON_OUR_SIDE = "of a problem on our side"
+_WARNED = "_email_not_sent_warned"
+_SENT_MESSAGE = "account/messages/email_confirmation_sent.txt"
+
+
+def email_unavailable_reason() -> str:
+    """Why no account email can go to anyone right now, or ``""``. The same answer for
+    every address, so showing it reveals nothing about accounts."""
+    from communications.models import Channel
+    from communications.selectors import communication_settings
+
+    if not communication_settings().is_enabled(Channel.EMAIL):
+        return EMAIL_SWITCHED_OFF
+    return ""
+
+
+def warn_email_not_sent(request: HttpRequest, reason: str) -> None:
+    # One warning per page, however many messages one step tried to send.
+    if getattr(request, _WARNED, False):
+        return
+    setattr(request, _WARNED, True)
+    messages.warning(
+        request,
+        f"We could not send you an email right now: {reason}. "
+        "Please try again later or contact support.",
+        fail_silently=True,
+    )
+
+
+def _reason_not_sent(logs: Sequence[CommunicationLog]) -> str:
+    """The reason, fit to show, when none of ``logs`` was queued for delivery."""
+    from communications.models import MessageStatus
+
+    if not logs or any(log.status == MessageStatus.QUEUED for log in logs):
+        return ""
+    log = logs[0]
+    if log.status == MessageStatus.SUPPRESSED and "switched off" in log.reason:
+        return EMAIL_SWITCHED_OFF
+    if log.status == MessageStatus.RATE_LIMITED:
+        return TOO_MANY_EMAILS
+    return PROBLEM_ON_OUR_SIDE
+
 
 class AccountAdapter(DefaultAccountAdapter):
     def get_login_redirect_url(self, request: HttpRequest) -> str:
         return reverse("core:after-login")
 
+    def add_message(
+        self,
+        request: HttpRequest,
+        level: int,
+        message_template: str | None = None,
+        message_context: dict[str, Any] | None = None,
+        extra_tags: str = "",
+        message: str | None = None,
+    ) -> None:
+        if message_template == _SENT_MESSAGE and getattr(request, _WARNED, False):
+            return  # "Confirmation email sent" would contradict the warning just given
+        super().add_message(
+            request,
+            level,
+            message_template=message_template,
+            message_context=message_context,
+            extra_tags=extra_tags,
+            message=message,
+        )
+
     def send_mail(self, template_prefix: str, email: str, context: dict[str, Any]) -> None:
-        from communications.models import Channel, Event, MessageStatus
+        from communications.models import Channel, Event
         from communications.services import Recipient, send
 
         event = _EVENTS.get(template_prefix)
@@ -49,10 +123,11 @@ class AccountAdapter(DefaultAccountAdapter):
             variables,
             channels=[Channel.EMAIL],
         )
+        reason = _reason_not_sent(logs)
+        if event == Event.PASSWORD_RESET and reason != email_unavailable_reason():
+            # A limit or a fault that only an existing account can meet: saying so would
+            # tell a stranger that the address has an account.
+            reason = ""
         request = getattr(self, "request", None)
-        if request is not None and all(log.status != MessageStatus.QUEUED for log in logs):
-            messages.warning(
-                request,
-                "We could not send you an email just now: email is paused on this platform. "
-                "Please try again later or contact support.",
-            )
+        if reason and request is not None:
+            warn_email_not_sent(request, reason)

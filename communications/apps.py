@@ -6,3 +6,11 @@ class CommunicationsConfig(AppConfig):
 
     name = "communications"
     verbose_name = "Communications"
+
+    def ready(self) -> None:
+        from anymail.signals import tracking
+
+        from communications.webhooks import anymail_tracking_received
+
+        # The email provider's delivery events (anymail's extension point) update the log.
+        tracking.connect(anymail_tracking_received, dispatch_uid="communications-tracking")

@@ -227,6 +227,34 @@ class CommunicationLog(models.Model):
             models.Index(fields=["event", "-created_at"], name="commlog_event"),
             models.Index(fields=["merchant", "-created_at"], name="commlog_merchant"),
         ]
+        # The log is read-only, so its change permission cannot stand for this one.
+        permissions = [("send_test_message", "Can send a test message")]
 
     def __str__(self) -> str:
         return f"{self.channel} {self.event} to {self.recipient_masked}: {self.status}"
+
+
+class PushSubscription(models.Model):
+    """One browser or device that agreed to receive Web Push messages for a person.
+
+    The endpoint is the push service's URL for that browser (a capability: whoever knows it
+    can address the device, so it is never shown); ``p256dh`` and ``auth`` are the keys the
+    browser gave for encrypting messages to it (RFC 8291).
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="push_subscriptions"
+    )
+    endpoint = models.URLField(max_length=2000, unique=True)
+    p256dh = models.CharField(max_length=100)
+    auth = models.CharField(max_length=50)
+    user_agent = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        indexes = [models.Index(fields=["user", "-created_at"], name="pushsub_user_created")]
+
+    def __str__(self) -> str:
+        return f"Push subscription of {self.user_id} ({self.user_agent[:40] or 'device'})"

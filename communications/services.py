@@ -53,7 +53,11 @@ DEFAULT_CHANNELS: dict[str, tuple[str, ...]] = {
 
 @dataclass(frozen=True)
 class Recipient:
-    """Where a message can go. Channels without an address are skipped (and logged)."""
+    """Where a message can go. Channels without an address are skipped (and logged).
+
+    ``push_subscriptions`` holds each of the person's devices (a browser's subscription
+    as JSON); one push message goes to all of them, so its address is the JSON list.
+    """
 
     email: str = ""
     phone: str = ""
@@ -62,7 +66,14 @@ class Recipient:
 
     @classmethod
     def for_user(cls, user: User, *, phone: str = "") -> Recipient:
-        return cls(email=user.email, phone=phone, user=user)
+        from communications.push import push_subscriptions_for
+
+        return cls(
+            email=user.email,
+            phone=phone,
+            push_subscriptions=push_subscriptions_for(user=user),
+            user=user,
+        )
 
     def address(self, channel: str) -> str:
         if channel == Channel.EMAIL:
@@ -70,7 +81,9 @@ class Recipient:
         if channel == Channel.SMS:
             return self.phone
         if channel == Channel.PUSH:
-            return self.push_subscriptions[0] if self.push_subscriptions else ""
+            if not self.push_subscriptions:
+                return ""
+            return "[" + ",".join(self.push_subscriptions) + "]"
         return ""
 
 

@@ -197,6 +197,8 @@ ACCOUNT_PREVENT_ENUMERATION = True
 ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = False
 ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{PLATFORM_NAME}] "
 ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
+# Says that email is off to every address alike, so a reset reveals no accounts.
+ACCOUNT_FORMS = {"reset_password": "accounts.forms.PasswordResetForm"}
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http"
 # Per-user lockout belongs to django-axes; allauth keeps only its per-IP brake.
 ACCOUNT_RATE_LIMITS = {"login_failed": "20/m/ip"}
@@ -249,9 +251,35 @@ TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
 TWILIO_MESSAGING_SERVICE_SID = env.str("TWILIO_MESSAGING_SERVICE_SID", default="")
+# Twilio signs status callbacks with the auth token, or, when a Webhook Rule matches our
+# URL, with a SharedKey (X-Twilio-Webhooks-Signature-Settings); its secret goes here.
+TWILIO_WEBHOOK_SHARED_KEY_SECRET = env.str("TWILIO_WEBHOOK_SHARED_KEY_SECRET", default="")
 WEBPUSH_VAPID_PUBLIC_KEY = env.str("WEBPUSH_VAPID_PUBLIC_KEY", default="")
 WEBPUSH_VAPID_PRIVATE_KEY = env.str("WEBPUSH_VAPID_PRIVATE_KEY", default="")
 WEBPUSH_VAPID_SUBJECT = env.str("WEBPUSH_VAPID_SUBJECT", default="mailto:ops@example.com")
+# The push services a browser subscription may point at (".example.com": any subdomain).
+# Anything else is refused when a browser subscribes, so a stored subscription can never
+# make the server POST to an address of someone's choosing.
+WEBPUSH_ENDPOINT_HOSTS: list[str] = env.list(
+    "WEBPUSH_ENDPOINT_HOSTS",
+    default=[
+        "fcm.googleapis.com",  # Chrome, Edge on Android, Opera, Samsung Internet
+        "updates.push.services.mozilla.com",  # Firefox
+        "web.push.apple.com",  # Safari
+        ".notify.windows.com",  # Edge on Windows
+    ],
+)
+# Delivery webhooks of the email provider (django-anymail): /hooks/anymail/<esp>/tracking/
+# for the one ESP named here (postmark, sendgrid, mailgun, brevo, sparkpost, resend, ...).
+# The endpoint refuses every request until ANYMAIL_WEBHOOK_SECRET ("user:password", the
+# basic-auth credentials put in the webhook URL at the provider) is set; comma-separate
+# two during a rotation.
+ANYMAIL_TRACKING_ESP = env.str("ANYMAIL_TRACKING_ESP", default="postmark")
+ANYMAIL: dict[str, object] = {
+    "WEBHOOK_SECRET": env.list("ANYMAIL_WEBHOOK_SECRET", default=[]),
+}
+if env.str("POSTMARK_SERVER_TOKEN", default=""):
+    ANYMAIL["POSTMARK_SERVER_TOKEN"] = env.str("POSTMARK_SERVER_TOKEN")
 COMMUNICATIONS_BACKENDS = {
     "email": "communications.backends.email.DjangoEmailBackend",
     "sms": env.str(
@@ -358,6 +386,12 @@ CELERY_BEAT_SCHEDULE = {
     # Stored API responses are replayed for 48 hours (merchants.idempotency.RETENTION).
     "purge-idempotency-records": {
         "task": "giftcards.jobs.purge_idempotency_records",
+        "schedule": crontab(hour=3, minute=0),
+        "options": {"expires": 60 * 60},
+    },
+    # OP-1 token/OTP cleanup: pending one-time codes past their expiry are marked expired.
+    "expire-one-time-codes": {
+        "task": "otp.expire_pending",
         "schedule": crontab(hour=3, minute=0),
         "options": {"expires": 60 * 60},
     },

@@ -1,0 +1,24 @@
+"""Account forms that differ from allauth's own."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from allauth.account.forms import ResetPasswordForm
+from django.http import HttpRequest
+
+from accounts.adapter import email_unavailable_reason, warn_email_not_sent
+
+
+class PasswordResetForm(ResetPasswordForm):
+    """allauth's reset form, telling a person at an unknown address exactly what a
+    person with an account would be told when email cannot go out (for an account,
+    ``AccountAdapter.send_mail`` says it), so the page reveals nothing about accounts."""
+
+    def save(self, request: HttpRequest, **kwargs: Any) -> str:
+        email: str = super().save(request, **kwargs)
+        if not self.users:
+            reason = email_unavailable_reason()
+            if reason:
+                warn_email_not_sent(request, reason)
+        return email
