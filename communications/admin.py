@@ -8,16 +8,19 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.db import transaction
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
 
+from communications import admin_push  # noqa: F401  (registers PushSubscription)
+from communications.admin_reports import MessageReportsMixin
+from communications.admin_templates import CommunicationTemplateAdmin  # noqa: F401  (registers it)
 from communications.models import (
     CommunicationLog,
     CommunicationSettings,
-    CommunicationTemplate,
-    TemplateVersion,
 )
 from communications.selectors import communication_settings, forget_settings
+from core.admin import ReadOnlyAdmin
 
 
 @admin.register(CommunicationSettings)
@@ -73,49 +76,13 @@ class CommunicationSettingsAdmin(admin.ModelAdmin):
         obj.updated_by = request.user
         super().save_model(request, obj, form, change)
         forget_settings()
-
-
-class TemplateVersionInline(admin.TabularInline):
-    model = TemplateVersion
-    extra = 0
-    fields = ("number", "subject", "note", "created_by", "created_at")
-    readonly_fields = fields
-    can_delete = False
-    show_change_link = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-@admin.register(CommunicationTemplate)
-class CommunicationTemplateAdmin(admin.ModelAdmin):
-    list_display = ("event", "channel", "active_number", "updated_at")
-    list_filter = ("channel", "event")
-    readonly_fields = ("event", "channel", "variables", "active_version", "updated_at")
-    fields = (
-        "event",
-        "channel",
-        "description",
-        "variables",
-        "sample_context",
-        "active_version",
-        "updated_at",
-    )
-    inlines = (TemplateVersionInline,)
-
-    @admin.display(description="active version")
-    def active_number(self, obj: CommunicationTemplate) -> str:
-        return f"v{obj.active_version.number}" if obj.active_version else "none"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+        # Again once the admin's transaction commits: a message sent in between must not
+        # have cached the old switches for the next five minutes.
+        transaction.on_commit(forget_settings)
 
 
 @admin.register(CommunicationLog)
-class CommunicationLogAdmin(admin.ModelAdmin):
+class CommunicationLogAdmin(MessageReportsMixin, ReadOnlyAdmin):
     list_display = (
         "created_at",
         "channel",
@@ -134,12 +101,3 @@ class CommunicationLogAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [f.name for f in CommunicationLog._meta.fields if f.name != "payload"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -6,6 +6,10 @@ from django.urls import URLPattern, URLResolver, include, path
 
 from core.api_docs import ApiDocsView
 
+admin.site.site_header = f"{settings.PLATFORM_NAME} administration"
+admin.site.site_title = f"{settings.PLATFORM_NAME} admin"
+admin.site.index_title = "Platform administration"
+
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("core.urls")),
     path("accounts/", include("allauth.urls")),

@@ -1,0 +1,278 @@
+"""The template editor in the admin (CM-4): preview, refusals, new versions, rollback."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.core import mail
+from django.test import Client
+from django.urls import reverse
+
+from accounts.models import User
+from communications.models import CommunicationTemplate, Event, MessageStatus, TemplateVersion
+from communications.selectors import template_for
+from communications.services import Recipient, send
+from communications.template_services import (
+    TemplateRefused,
+    template_version_activate,
+    template_version_create,
+)
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+RESET_CONTEXT = {"user_email": "ana@example.com", "password_reset_url": "https://x.example/r/1/"}
+
+
+@pytest.fixture
+def admin_client() -> Client:
+    client = Client()
+    client.force_login(UserFactory(email="root@example.com", is_staff=True, is_superuser=True))
+    return client
+
+
+@pytest.fixture
+def reset_email() -> CommunicationTemplate:
+    template = template_for(event=Event.PASSWORD_RESET, channel="email")
+    assert template is not None
+    assert template.active_version is not None
+    return template
+
+
+def editor_url(template: CommunicationTemplate) -> str:
+    return reverse("admin:communications_communicationtemplate_change", args=[template.pk])
+
+
+def form_data(template: CommunicationTemplate, **changes: str) -> dict[str, str]:
+    active = template.active_version
+    assert active is not None
+    return {
+        "subject": active.subject,
+        "body_text": active.body_text,
+        "body_html": active.body_html,
+        "note": "",
+        **changes,
+    }
+
+
+def snapshot(template: CommunicationTemplate) -> tuple[int, int | None]:
+    template.refresh_from_db()
+    return template.versions.count(), template.active_version_id
+
+
+def test_the_editor_shows_the_active_text_its_preview_and_the_versions(
+    admin_client: Client, reset_email: CommunicationTemplate
+) -> None:
+    page = admin_client.get(editor_url(reset_email))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Reset your {{ site_name }} password" in html  # the source, to edit
+    assert "Reset your Giftwell password" in html  # the preview, rendered
+    assert "password_reset_url" in html  # the declared variables are listed
+    assert "v1" in html
+    assert "(active)" in html
+    frame = re.search(r'<iframe class="rendered-html" src="([^"]+)"', html)
+    assert frame, "the HTML part is previewed in a frame"
+    framed = admin_client.get(frame.group(1))
+    assert framed.status_code == 200
+    assert "sandbox" in framed["Content-Security-Policy"]
+    assert "script-src" not in framed["Content-Security-Policy"]  # default-src 'none'
+    assert framed["X-Frame-Options"] == "SAMEORIGIN"
+    assert "https://gifts.example.com/accounts/password/reset/key/x/" in framed.content.decode()
+
+
+def test_the_live_preview_renders_the_typed_text_and_saves_nothing(
+    admin_client: Client, reset_email: CommunicationTemplate
+) -> None:
+    before = snapshot(reset_email)
+    url = reverse("admin:communications_communicationtemplate_preview", args=[reset_email.pk])
+    response = admin_client.post(
+        url, form_data(reset_email, subject="New: {{ user_email }} on {{ site_name }}")
+    )
+    assert response.status_code == 200
+    assert "New: ana@example.com on" in response.content.decode()
+    assert snapshot(reset_email) == before
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"body_text": "Hello {{ favourite_colour }}"}, "unknown variable(s) favourite_colour"),
+        ({"body_text": "{% include 'secrets.txt' %}"}, "tag is not allowed"),
+        ({"body_html": "{% extends 'base.html' %}"}, "tag is not allowed"),
+        ({"body_text": "{{ user_email.__class__.__mro__ }}"}, "could not be rendered"),
+        ({"body_text": "{% for %}"}, "syntax error"),
+        ({"subject": ""}, "This field is required"),
+    ],
+)
+def test_a_template_that_does_not_render_is_refused_and_nothing_changes(
+    admin_client: Client, reset_email: CommunicationTemplate, changes: dict[str, str], message: str
+) -> None:
+    before = snapshot(reset_email)
+    preview = admin_client.post(
+        reverse("admin:communications_communicationtemplate_preview", args=[reset_email.pk]),
+        form_data(reset_email, **changes),
+    )
+    assert message in preview.content.decode()
+    assert "No preview" in preview.content.decode()
+    saved = admin_client.post(editor_url(reset_email), form_data(reset_email, **changes))
+    assert saved.status_code == 200  # the form again, with the reason
+    html = saved.content.decode()
+    assert message in html
+    assert "Nothing was saved" in html
+    assert snapshot(reset_email) == before
+
+
+def test_saving_makes_a_new_active_version_that_the_next_message_uses(
+    admin_client: Client, reset_email: CommunicationTemplate
+) -> None:
+    response = admin_client.post(
+        editor_url(reset_email),
+        form_data(reset_email, subject="Your reset link, {{ user_email }}", note="Friendlier"),
+    )
+    assert response.status_code == 302
+    reset_email.refresh_from_db()
+    assert reset_email.active_version is not None
+    assert reset_email.active_version.number == 2
+    assert reset_email.active_version.note == "Friendlier"
+    assert reset_email.active_version.created_by is not None
+    [log] = send(Event.PASSWORD_RESET, Recipient(email="ana@example.com"), RESET_CONTEXT)
+    log.refresh_from_db()
+    assert (log.status, log.template_version) == (MessageStatus.SENT, 2)
+    assert mail.outbox[-1].subject == "Your reset link, ana@example.com"
+
+
+def test_the_preview_button_renders_without_saving(
+    admin_client: Client, reset_email: CommunicationTemplate
+) -> None:
+    before = snapshot(reset_email)
+    response = admin_client.post(
+        editor_url(reset_email), {**form_data(reset_email, subject="Draft!"), "_preview": "1"}
+    )
+    assert response.status_code == 200
+    assert "Draft!" in response.content.decode()
+    assert snapshot(reset_email) == before
+
+
+def test_rollback_restores_the_old_text(
+    admin_client: Client, reset_email: CommunicationTemplate
+) -> None:
+    original = reset_email.active_version
+    assert original is not None
+    admin_client.post(editor_url(reset_email), form_data(reset_email, subject="Changed"))
+    reset_email.refresh_from_db()
+    assert reset_email.active_version is not None
+    assert reset_email.active_version.subject == "Changed"
+    response = admin_client.post(
+        reverse("admin:communications_communicationtemplate_activate", args=[reset_email.pk, 1]),
+        follow=True,
+    )
+    assert "Version 1 is the active text" in response.content.decode()
+    reset_email.refresh_from_db()
+    assert reset_email.active_version_id == original.pk
+    assert reset_email.versions.count() == 2  # nothing is deleted; v2 can come back
+    send(Event.PASSWORD_RESET, Recipient(email="ana@example.com"), RESET_CONTEXT)
+    assert mail.outbox[-1].subject == "Reset your Giftwell password"
+
+
+def test_a_version_that_no_longer_renders_is_not_activated(
+    reset_email: CommunicationTemplate,
+) -> None:
+    old = reset_email.active_version
+    assert old is not None
+    template_version_create(
+        template=reset_email,
+        subject="Reset",
+        body_text="{{ password_reset_url }}",
+        body_html="",
+        note="",
+        actor=None,
+    )
+    reset_email.variables = ["site_name", "password_reset_url"]  # user_email withdrawn
+    reset_email.save()
+    with pytest.raises(TemplateRefused, match="user_email"):
+        template_version_activate(version=old, actor=None)
+    reset_email.refresh_from_db()
+    assert reset_email.active_version is not None
+    assert reset_email.active_version.number == 2
+
+
+def test_sms_templates_have_no_subject_or_html(admin_client: Client) -> None:
+    template = template_for(event=Event.OTP_CODE, channel="sms")
+    assert template is not None
+    html = admin_client.get(editor_url(template)).content.decode()
+    assert 'name="subject"' not in html
+    assert 'name="body_html"' not in html
+    assert "Text message (" in html  # the preview counts characters
+    with pytest.raises(TemplateRefused, match="only email"):
+        template_version_create(
+            template=template,
+            subject="",
+            body_text="{{ code }}",
+            body_html="<p>{{ code }}</p>",
+            note="",
+            actor=None,
+        )
+
+
+def test_view_only_staff_see_the_text_but_cannot_change_it(
+    reset_email: CommunicationTemplate,
+) -> None:
+    viewer: User = UserFactory(email="viewer@example.com", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_communicationtemplate"))
+    client = Client()
+    client.force_login(viewer)
+    page = client.get(editor_url(reset_email))
+    assert page.status_code == 200
+    assert "Save as new version" not in page.content.decode()
+    before = snapshot(reset_email)
+    assert client.post(editor_url(reset_email), form_data(reset_email)).status_code == 403
+    activate = reverse(
+        "admin:communications_communicationtemplate_activate", args=[reset_email.pk, 1]
+    )
+    assert client.post(activate).status_code == 403
+    preview = reverse("admin:communications_communicationtemplate_preview", args=[reset_email.pk])
+    assert client.post(preview, form_data(reset_email)).status_code == 403
+    assert snapshot(reset_email) == before
+
+
+def test_people_who_are_not_staff_are_sent_to_the_admin_sign_in(
+    client: Client, reset_email: CommunicationTemplate
+) -> None:
+    client.force_login(UserFactory(email="shopper@example.com"))
+    response = client.get(editor_url(reset_email))
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
+
+
+def test_another_admins_preview_frame_is_not_served(
+    admin_client: Client, reset_email: CommunicationTemplate
+) -> None:
+    html = admin_client.get(editor_url(reset_email)).content.decode()
+    frame = re.search(r'<iframe class="rendered-html" src="([^"]+)"', html)
+    assert frame
+    other = Client()
+    other.force_login(UserFactory(email="other@example.com", is_staff=True, is_superuser=True))
+    assert other.get(frame.group(1)).status_code == 404
+
+
+def test_versions_are_numbered_in_order_under_one_writer(
+    reset_email: CommunicationTemplate,
+) -> None:
+    for n in range(3):
+        template_version_create(
+            template=reset_email,
+            subject=f"Reset {n}",
+            body_text="{{ password_reset_url }}",
+            body_html="",
+            note="",
+            actor=None,
+        )
+    numbers = list(
+        TemplateVersion.objects.filter(template=reset_email)
+        .order_by("number")
+        .values_list("number", flat=True)
+    )
+    assert numbers == [1, 2, 3, 4]
