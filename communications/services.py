@@ -284,6 +284,28 @@ def _send_one(
     return log
 
 
+def record_not_sent(
+    event: str,
+    recipient: Recipient,
+    *,
+    channel: str,
+    reason: str,
+    merchant: Merchant | None = None,
+) -> CommunicationLog:
+    """Log a message a feature refused before it reached ``send`` (the one-time code
+    switch is off, say): the admin's log shows it as suppressed, with the reason."""
+    return _log(
+        event=event,
+        requested=channel,
+        channel=channel,
+        address=recipient.address(channel),
+        status=MessageStatus.SUPPRESSED,
+        reason=reason,
+        user=recipient.user,
+        merchant=merchant,
+    )
+
+
 def deliver(log_id: int, *, final_attempt: bool) -> str:
     """Hand one queued message to its backend. Returns ``sent``, ``retry``, ``failed`` or
     ``skipped`` (not queued any more, or another worker holds it)."""

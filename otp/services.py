@@ -22,12 +22,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
 from communications.models import CommunicationLog, CommunicationSettings, Event, MessageStatus
 from communications.selectors import communication_settings
-from communications.services import Recipient, send
+from communications.services import Recipient, record_not_sent, send
 from core.db import atomic_service
 from merchants.models import Merchant
 from otp import hashing, limits, recipients
@@ -111,9 +112,9 @@ def otp_request(
     purpose = OtpPurpose(purpose)
     channel = OtpChannel(channel)
     conf = communication_settings()
-    if not conf.otp_enabled:
-        raise OtpDisabled("One-time codes are switched off on this platform; no code was sent.")
     address = _address(recipient, kind=channel)
+    if not conf.otp_enabled:
+        raise _switched_off(channel=channel, address=address, user=user, merchant=merchant)
     scope = limits.scope_of(merchant.pk if merchant is not None else None)
     cooldown = limits.claim_cooldown(
         scope=scope,
@@ -175,11 +176,7 @@ def _issue(
     secret = hashing.generate(conf.otp_length)
     otp.code_hash = hashing.code_hash(purpose=purpose, public_id=otp.public_id, code=secret)
     otp.save(force_insert=True)
-    to = (
-        Recipient(email=address.value, user=user)
-        if address.kind == recipients.EMAIL
-        else Recipient(phone=address.value, email=user.email if user else "", user=user)
-    )
+    to = _recipient(address, user)
     [log] = send(
         Event.OTP_CODE,
         to,
@@ -209,6 +206,35 @@ def _issue(
         merchant_id=merchant.pk if merchant else None,
     )
     return IssuedCode(otp=otp, log=log)
+
+
+def _recipient(address: recipients.Address, user: User | None) -> Recipient:
+    if address.kind == recipients.EMAIL:
+        return Recipient(email=address.value, user=user)
+    return Recipient(phone=address.value, email=user.email if user else "", user=user)
+
+
+def _switched_off(
+    *, channel: str, address: recipients.Address, user: User | None, merchant: Merchant | None
+) -> OtpDisabled:
+    """The refusal, and the log row that tells admins a code was asked for and not sent.
+    The row is written once the caller's transaction has rolled back (at once, when
+    there is none), so the refusal leaves that record and nothing else."""
+    refusal = OtpDisabled("One-time codes are switched off on this platform; no code was sent.")
+
+    def log_it() -> None:
+        record_not_sent(
+            Event.OTP_CODE,
+            _recipient(address, user),
+            channel=channel,
+            reason="one-time codes are switched off",
+            merchant=merchant,
+        )
+
+    refusal.after_rollback.append(log_it)
+    if not transaction.get_connection().in_atomic_block:
+        refusal.run_after_rollback()
+    return refusal
 
 
 def _not_delivered(log: CommunicationLog) -> OtpNotDelivered:

@@ -169,7 +169,7 @@ def test_the_hourly_limit_per_ip_address(api_client: APIClient, no_cooldown) -> 
     assert ask_from("10.0.0.2", "+447700900102").status_code == 201
 
 
-def test_with_the_otp_switch_off_it_is_503_and_nothing_is_logged_or_sent(
+def test_with_the_otp_switch_off_it_is_503_nothing_is_sent_and_the_log_says_why(
     api_client: APIClient,
 ) -> None:
     settings_update(actor=None, otp_enabled=False)
@@ -177,8 +177,13 @@ def test_with_the_otp_switch_off_it_is_503_and_nothing_is_logged_or_sent(
     response = ask(api_client)
     assert_problem(response, 503, "otp_disabled")
     assert "Retry-After" not in response
-    assert state() == before
-    assert (before.codes, before.logs, before.sms, before.emails) == ([], 0, 0, 0)
+    after = state()
+    assert (after.codes, after.sms, after.emails) == ([], 0, 0)
+    assert after.logs == before.logs + 1
+    log = CommunicationLog.objects.get()
+    assert (log.event, log.channel, log.status) == ("otp_code", "sms", "suppressed")
+    assert log.reason == "one-time codes are switched off"
+    assert log.recipient_masked == "+44*****23"
 
 
 @pytest.mark.parametrize("idempotency_key", ["", "nd-1"])

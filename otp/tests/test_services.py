@@ -326,15 +326,25 @@ def test_merchants_do_not_share_recipient_limits(
 # --- the switch, the channels and the send path ------------------------------------
 
 
-def test_with_the_otp_switch_off_nothing_is_issued_logged_or_sent(sms_outbox) -> None:
+def test_with_the_otp_switch_off_nothing_is_issued_or_sent_and_the_log_says_why(
+    sms_outbox,
+) -> None:
     settings_update(actor=None, otp_enabled=False)
     with pytest.raises(OtpDisabled) as refused:
         login_code()
     assert refused.value.status == 503
     assert OneTimeCode.objects.count() == 0
-    assert CommunicationLog.objects.count() == 0
     assert sms_outbox == []
     assert mail.outbox == []
+    # Inside a transaction the log row waits for the rollback, so it is kept.
+    assert CommunicationLog.objects.count() == 0
+    refused.value.run_after_rollback()
+    log = CommunicationLog.objects.get()
+    assert (log.event, log.status, log.reason) == (
+        "otp_code",
+        "suppressed",
+        "one-time codes are switched off",
+    )
     settings_update(actor=None, otp_enabled=True)
     login_code()  # no cooldown was claimed by the refusal
 
