@@ -31,7 +31,13 @@ class CommunicationSettingsAdmin(admin.ModelAdmin):
         ("Channels", {"fields": ("email_enabled", "sms_enabled", "otp_enabled", "push_enabled")}),
         (
             "Fallbacks when a channel is off",
-            {"fields": ("email_fallback", "sms_fallback", "push_fallback")},
+            {
+                "fields": ("email_fallback", "sms_fallback", "push_fallback"),
+                "description": "A message for a switched-off channel goes by its fallback; "
+                "when that one is off too, by the fallback's own fallback, in order (e.g. "
+                "push, then SMS, then email). Empty: the message is suppressed and the "
+                "log says why.",
+            },
         ),
         (
             "Hourly limits",

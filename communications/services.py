@@ -162,19 +162,34 @@ def _dispatch(log_id: int) -> None:
 def _choose_channel(
     conf: CommunicationSettings, requested: str, recipient: Recipient, taken: set[str]
 ) -> tuple[str, str]:
-    """The channel to use and, when it is not the one asked for, why."""
+    """The channel to use and, when it is not the one asked for, why.
+
+    A switched-off channel falls back in order: to its fallback, and while that one is off
+    too, to the fallback's own fallback (each channel once). The first channel on the way
+    that is switched on is the one tried; it is used when this message has not used it
+    already and the recipient has an address there."""
     if conf.is_enabled(requested):
         return requested, ""
-    fallback = conf.fallback_for(requested)
-    if not fallback:
+    chain: list[str] = []
+    step = conf.fallback_for(requested)
+    while step and step != requested and step not in chain:
+        chain.append(step)
+        if conf.is_enabled(step):
+            break
+        step = conf.fallback_for(step)
+    if not chain:
         return "", f"{requested} is switched off and no fallback is set"
+    fallback = chain[-1]
     if not conf.is_enabled(fallback):
-        return "", f"{requested} is switched off and its fallback, {fallback}, is off too"
+        if len(chain) == 1:
+            return "", f"{requested} is switched off and its fallback, {fallback}, is off too"
+        return "", f"{requested} is switched off and so are its fallbacks ({', '.join(chain)})"
     if fallback in taken:
         return "", f"{requested} is switched off; its fallback, {fallback}, is already used"
     if not recipient.address(fallback):
         return "", f"{requested} is switched off; no {fallback} address for the fallback"
-    return fallback, f"{requested} is switched off; sent by {fallback} instead"
+    skipped = f" ({', '.join(chain[:-1])} is off too)" if len(chain) > 1 else ""
+    return fallback, f"{requested} is switched off; sent by {fallback} instead{skipped}"
 
 
 def send(

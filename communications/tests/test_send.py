@@ -191,3 +191,29 @@ def test_a_missing_shipped_template_is_installed_on_first_use() -> None:
     log.refresh_from_db()
     assert log.status == "sent"
     assert CommunicationTemplate.objects.filter(event="test_message").count() == 3
+
+
+def test_fallbacks_are_followed_in_order_past_switched_off_channels() -> None:
+    # push -> sms (off) -> email: the message goes by email, and the log says the way.
+    settings_update(
+        actor=None, push_enabled=False, push_fallback="sms", sms_enabled=False, sms_fallback="email"
+    )
+    [log] = send(Event.TEST_MESSAGE, ANA, {"channel": "push", "sent_at": "now"}, channels=["push"])
+    assert (log.requested_channel, log.channel) == ("push", "email")
+    assert log.reason == "push is switched off; sent by email instead (sms is off too)"
+    assert mail.outbox[-1].to == ["ana@example.com"]
+
+
+def test_a_fallback_loop_of_switched_off_channels_is_suppressed(sms_outbox) -> None:
+    settings_update(
+        actor=None,
+        sms_enabled=False,
+        sms_fallback="email",
+        email_enabled=False,
+        email_fallback="sms",
+    )
+    [log] = send(Event.OTP_CODE, ANA, CODE_CONTEXT)
+    assert log.status == MessageStatus.SUPPRESSED
+    assert log.reason == "sms is switched off and its fallback, email, is off too"
+    assert sms_outbox == []
+    assert mail.outbox == []
