@@ -40,7 +40,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # Signed links (storefront delivery, claims) and secret query parameters.
     (re.compile(r"(/t/)[^/\s?'\"]{16,}"), "\\1" + REDACTED),
     (
-        re.compile(r"([?&](?:token|key|code|signature|password)=)[^&\s'\"]+", re.I),
+        re.compile(r"([?&](?:t|token|key|code|signature|password)=)[^&\s'\"]+", re.I),
         "\\1" + REDACTED,
     ),
 )
@@ -64,7 +64,11 @@ def _redact_value(key: str, value: Any) -> Any:
         return {k: _redact_value(str(k), v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_redact_value(key, v) for v in value]
-    return value
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    # Anything else is written as its text (a request's repr carries its path and query):
+    # redact that text rather than trust the object.
+    return _redact_value(key, str(value))
 
 
 # Keys that match the secret pattern by name but hold no secret.

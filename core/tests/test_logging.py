@@ -35,12 +35,14 @@ def test_api_keys_bearer_tokens_and_account_links_are_masked() -> None:
     text = (
         f"auth {key} header Bearer sekrit-token "
         "/accounts/confirm-email/MTI:1v2:abcdef/ /accounts/password/reset/key/3-abc-def/ "
-        "/x?token=abc&page=2"
+        "/x?token=abc&page=2 /orders/ord_1/?t=1xWEDJ:HgEGpm7l3OEl2DM3&checkout=success"
     )
     masked = redact_text(text)
-    for secret in ("A1b2C3d4E5", "sekrit-token", "MTI:1v2:abcdef", "3-abc-def", "token=abc"):
+    secrets = ("A1b2C3d4E5", "sekrit-token", "MTI:1v2:abcdef", "3-abc-def", "token=abc", "HgEGpm7l")
+    for secret in secrets:
         assert secret not in masked
     assert "page=2" in masked
+    assert "checkout=success" in masked
 
 
 def test_uuids_and_ordinary_words_are_left_alone() -> None:
@@ -89,6 +91,25 @@ def test_a_structlog_event_and_a_stdlib_record_are_json_without_secrets() -> Non
     assert [line["event"] for line in lines] == ["redeem_failed", f"Not Found: /redeem/{REDACTED}"]
     assert CARD_CODE not in stream.getvalue()
     assert lines[0]["amount"] == 500
+
+
+def test_objects_logged_as_extras_are_redacted_as_the_text_they_become() -> None:
+    # Django's CSRF and request loggers attach the request itself: its repr carries the
+    # path and query, with any signed link token in it.
+    from django.test import RequestFactory
+
+    request = RequestFactory().post("/pay/test/ord_1/?t=1xWERC:LWpy8XYEZnBubtZzlG")
+    stream, handler = _capture_root_output()
+    try:
+        logging.getLogger("payments.csrf").warning(
+            "Forbidden: %s", request.path, extra={"request": request, "status_code": 403}
+        )
+    finally:
+        logging.getLogger().removeHandler(handler)
+    [line] = [json.loads(text) for text in stream.getvalue().splitlines()]
+    assert "LWpy8XYEZnBubtZzlG" not in stream.getvalue()
+    assert f"?t={REDACTED}" in line["request"]
+    assert line["status_code"] == 403
 
 
 @pytest.mark.django_db
