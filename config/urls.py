@@ -12,6 +12,8 @@ admin.site.index_title = "Platform administration"
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("core.urls")),
+    path("", include("storefront.seo_urls")),
+    path("s/", include("storefront.urls")),
     path("accounts/", include("allauth.urls")),
     path("account/", include("accounts.urls")),
     path("m/", include("merchants.urls")),
@@ -19,6 +21,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("api/v1/", include("config.api_urls")),
     path("api/docs/", ApiDocsView.as_view(), name="api-docs"),
     path("hooks/", include("communications.urls")),
+    path("", include("orders.urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -57,6 +57,7 @@ DJANGO_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django.contrib.sitemaps",
 ]
 THIRD_PARTY_APPS = [
     "allauth",
@@ -83,6 +84,8 @@ LOCAL_APPS = [
     "otp",
     "payouts",
     "audit",
+    "orders",
+    "storefront",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
@@ -397,6 +400,25 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 DJANGO_STRUCTLOG_CELERY_ENABLED = True
+
+# --- Payments and orders (SF-3..SF-5) ---------------------------------------------
+# "test": the built-in test provider (no money moves; refused in production unless
+# PAYMENT_TEST_PROVIDER_ALLOWED). "stripe": Stripe Checkout with the keys below.
+PAYMENT_PROVIDER = env.str("PAYMENT_PROVIDER", default="test")
+PAYMENT_TEST_PROVIDER_ALLOWED = env.bool("PAYMENT_TEST_PROVIDER_ALLOWED", default=False)
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY", default="")
+# Signs Stripe's webhook events (/hooks/stripe/); events are refused while it is unset.
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+if PAYMENT_PROVIDER == "stripe":
+    # The checkout form's redirect goes to Stripe's payment page.
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["form-action"].append("https://checkout.stripe.com")
+# Scheduled gift card deliveries go out within a minute of their time.
+CELERY_BEAT_SCHEDULE["send-due-card-deliveries"] = {
+    "task": "orders.send_due_deliveries",
+    "schedule": timedelta(minutes=1),
+    "options": {"expires": 55},
+}
 
 # --- REST API -----------------------------------------------------------------
 REST_FRAMEWORK = {

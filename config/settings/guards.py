@@ -45,12 +45,36 @@ def production_problems(conf: Mapping[str, Any]) -> list[str]:
             "digest and encryption of gift card codes; set a long random value."
         )
 
+    problems += _payment_problems(conf)
+
     cors = conf.get("CORS_ALLOW_ALL_ORIGINS")
     if cors:
         problems.append(
             "CORS_ALLOW_ALL_ORIGINS is on: list allowed origins in CORS_ALLOWED_ORIGINS."
         )
     return problems
+
+
+def _payment_problems(conf: Mapping[str, Any]) -> list[str]:
+    provider = conf.get("PAYMENT_PROVIDER")
+    if provider is None:  # a configuration without the orders app
+        return []
+    if provider == "test":
+        if conf.get("PAYMENT_TEST_PROVIDER_ALLOWED"):
+            return []
+        return [
+            "PAYMENT_PROVIDER is 'test': the test provider confirms payments without taking "
+            "money. Set PAYMENT_PROVIDER=stripe with its keys, or PAYMENT_TEST_PROVIDER_ALLOWED="
+            "true for a demo site."
+        ]
+    if provider == "stripe":
+        missing = [
+            name for name in ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET") if not conf.get(name)
+        ]
+        if missing:
+            return [f"PAYMENT_PROVIDER is 'stripe' but {' and '.join(missing)} not set."]
+        return []
+    return [f"PAYMENT_PROVIDER is {provider!r}: use 'stripe' (or 'test' for a demo site)."]
 
 
 def enforce_production_settings(conf: Mapping[str, Any]) -> None:

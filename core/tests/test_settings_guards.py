@@ -21,6 +21,9 @@ GOOD = {
     "DEBUG": False,
     "GIFTCARD_CODE_KEY": GOOD_CODE_KEY,
     "CORS_ALLOW_ALL_ORIGINS": False,
+    "PAYMENT_PROVIDER": "stripe",
+    "STRIPE_SECRET_KEY": "sk_live_example",
+    "STRIPE_WEBHOOK_SECRET": "whsec_example",
 }
 
 
@@ -40,12 +43,21 @@ def test_a_complete_configuration_has_no_problems() -> None:
         ({"DEBUG": True}, "DEBUG is on"),
         ({"GIFTCARD_CODE_KEY": ""}, "GIFTCARD_CODE_KEY"),
         ({"CORS_ALLOW_ALL_ORIGINS": True}, "CORS_ALLOW_ALL_ORIGINS"),
+        ({"PAYMENT_PROVIDER": "test"}, "PAYMENT_PROVIDER is 'test'"),
+        ({"STRIPE_SECRET_KEY": ""}, "PAYMENT_PROVIDER is 'stripe' but STRIPE_SECRET_KEY"),
+        ({"STRIPE_WEBHOOK_SECRET": ""}, "PAYMENT_PROVIDER is 'stripe' but STRIPE_WEBHOOK"),
+        ({"PAYMENT_PROVIDER": "paypal"}, "PAYMENT_PROVIDER is 'paypal'"),
     ],
 )
 def test_each_unsafe_setting_is_named(override: dict[str, object], variable: str) -> None:
     problems = production_problems({**GOOD, **override})
     assert len(problems) == 1
     assert problems[0].startswith(variable)
+
+
+def test_the_test_payment_provider_can_be_allowed_for_a_demo_site() -> None:
+    conf = {**GOOD, "PAYMENT_PROVIDER": "test", "PAYMENT_TEST_PROVIDER_ALLOWED": True}
+    assert production_problems(conf) == []
 
 
 def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -72,6 +84,9 @@ def _production_env(**overrides: str) -> dict[str, str]:
         "ALLOWED_HOSTS": "gifts.example.com",
         "GIFTCARD_CODE_KEY": GOOD_CODE_KEY,
         "DATABASE_URL": "sqlite:////tmp/giftwell-deploy-check.sqlite3",
+        "PAYMENT_PROVIDER": "stripe",
+        "STRIPE_SECRET_KEY": "sk_live_example",
+        "STRIPE_WEBHOOK_SECRET": "whsec_example",
     }
     env.update(overrides)
     return {k: v for k, v in env.items() if v != ""}
@@ -88,6 +103,12 @@ def test_production_refuses_to_start_without_a_required_variable(
     assert result.returncode != 0
     assert message in result.stderr
     assert "Traceback" in result.stderr or "ImproperlyConfigured" in result.stderr
+
+
+def test_production_refuses_the_test_payment_provider() -> None:
+    result = _run(_production_env(PAYMENT_PROVIDER="test"), "check")
+    assert result.returncode != 0
+    assert "PAYMENT_PROVIDER is 'test'" in result.stderr
 
 
 def test_production_refuses_debug_on() -> None:

@@ -1,0 +1,30 @@
+"""Row locks taken by the order services, inside their transaction."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from orders.exceptions import OrderNotFound
+from orders.models import CardDelivery, DeliveryStatus, Order
+
+
+def lock_order(*, order_id: int) -> Order:
+    """The order, locked (its merchant loaded, but not locked)."""
+    order = (
+        Order.objects.select_for_update(of=("self",))
+        .select_related("merchant")
+        .filter(pk=order_id)
+        .first()
+    )
+    if order is None:
+        raise OrderNotFound("No order with that id.")
+    return order
+
+
+def due_deliveries_to_claim(*, delivery_id: int) -> QuerySet[CardDelivery]:
+    """The scheduled delivery, locked unless another worker holds it (then: nothing)."""
+    return (
+        CardDelivery.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(pk=delivery_id, status=DeliveryStatus.SCHEDULED)
+        .order_by("pk")
+    )

@@ -1,0 +1,714 @@
+"""Every change of an order: creation, payment, fulfilment into gift cards, failure,
+cancellation, refund, and the delivery of its cards (SF-2..SF-5).
+
+The state machine::
+
+    pending -> paid -> fulfilled -> refunded
+    pending -> failed | cancelled          paid -> refunded
+
+Each move locks the order row, checks the move is legal before writing anything (an
+illegal move raises ``IllegalOrderTransition`` and changes nothing) and logs it. Asking
+for the state the order is already in (a provider repeating itself) is a no-op that
+returns the order unchanged.
+
+Cards are issued only from ``paid``, under the order's lock, each unit of each line with
+the ledger idempotency key ``order:<public_id>:<line_id>:<unit>``: the ledger's unique
+index makes an issue exactly-once even if two fulfilments ever raced past the lock.
+Money is integer minor units in the order's currency. No card code is ever logged.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
+
+import structlog
+from django.conf import settings
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import User
+from communications.models import Channel, CommunicationLog, Event, MessageStatus
+from communications.services import Recipient, send
+from core.errors import ApplicationError
+from core.money import format_money
+from giftcards import codes
+from giftcards.locks import lock_card
+from giftcards.models import CardStatus, GiftCard, Product
+from giftcards.services import MAX_AMOUNT, giftcard_issue, giftcard_void
+from merchants.models import Merchant
+from orders.exceptions import (
+    AmountNotAllowed,
+    CurrencyMismatch,
+    IllegalOrderTransition,
+    InvalidDeliveryDate,
+    InvalidOrder,
+    MerchantUnavailable,
+    PaymentMismatch,
+    ProductUnavailable,
+    RecipientRequired,
+    RefundRefused,
+)
+from orders.locks import due_deliveries_to_claim, lock_order
+from orders.models import (
+    MAX_MESSAGE_LENGTH,
+    MAX_QUANTITY,
+    CardDelivery,
+    DeliveryStatus,
+    FulfilledCard,
+    Order,
+    OrderLine,
+    OrderStatus,
+)
+
+logger = structlog.get_logger(__name__)
+
+MAX_LINES = 20
+MAX_SCHEDULE_AHEAD = timedelta(days=365)
+# A date picked "now" in a form is a few seconds old when it arrives.
+PAST_GRACE = timedelta(minutes=5)
+ACCESS_TOKEN_MAX_AGE = timedelta(days=30)
+_ACCESS_SALT = "orders.status-access"
+_CARD_SALT = "orders.card-link"
+# A recipient's link works for a little over a year (a card lives at least a year).
+CARD_LINK_MAX_AGE = timedelta(days=400)
+_PHONE_PUNCTUATION = str.maketrans("", "", " ()-.")
+
+
+@dataclass(frozen=True)
+class LineRequest:
+    """One line of an order as the buyer asked for it."""
+
+    product: Product
+    amount: int
+    quantity: int = 1
+    is_gift: bool = False
+    recipient_name: str = ""
+    recipient_email: str = ""
+    recipient_phone: str = ""
+    message: str = ""
+    deliver_at: datetime | None = None
+    buyer_timezone: str = ""
+
+
+# --- Access tokens ------------------------------------------------------------------
+
+
+def order_access_token(order: Order) -> str:
+    """The ``?t=`` of the buyer's status page link: signed, valid for 30 days."""
+    signed = signing.TimestampSigner(salt=_ACCESS_SALT).sign(order.public_id)
+    return signed[len(order.public_id) + 1 :]
+
+
+def order_access_token_valid(order: Order, token: str) -> bool:
+    if not token:
+        return False
+    try:
+        signing.TimestampSigner(salt=_ACCESS_SALT).unsign(
+            f"{order.public_id}:{token}", max_age=ACCESS_TOKEN_MAX_AGE
+        )
+    except signing.BadSignature:
+        return False
+    return True
+
+
+def card_link_token(card: GiftCard) -> str:
+    """The token in a recipient's card link (``/gift/t/<token>/``): signed, and expiring
+    after ``CARD_LINK_MAX_AGE``. It is the card: whoever holds the link can see the code,
+    as whoever holds the message can, so it does not live forever."""
+    return signing.TimestampSigner(salt=_CARD_SALT).sign(card.public_id)
+
+
+def card_public_id_from_token(token: str) -> str | None:
+    """The card's public id, or ``None`` for a forged, altered or expired link."""
+    try:
+        return signing.TimestampSigner(salt=_CARD_SALT).unsign(token, max_age=CARD_LINK_MAX_AGE)
+    except signing.BadSignature:  # SignatureExpired is a BadSignature
+        return None
+
+
+# --- Creation -----------------------------------------------------------------------
+
+
+@cache
+def _timezones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def _is_whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_product(product: Product, *, merchant: Merchant, index: int) -> None:
+    if product.merchant_id != merchant.pk or not product.is_active:
+        raise ProductUnavailable(
+            "This gift card is not on sale any more.", field="product", line=index
+        )
+
+
+def _check_amount(product: Product, amount: int, *, index: int) -> None:
+    money = product.currency
+
+    def err(detail: str) -> AmountNotAllowed:
+        return AmountNotAllowed(detail, field="amount", line=index)
+
+    if not _is_whole(amount) or amount <= 0:
+        raise err("Choose an amount above zero.")
+    if amount > MAX_AMOUNT:
+        raise err("That amount is larger than we can sell on one card.")
+    if product.denominations:
+        if amount not in product.denominations:
+            allowed = ", ".join(format_money(int(d), money) for d in product.denominations)
+            raise err(f"This card comes in these amounts only: {allowed}.")
+        return
+    if product.min_amount is not None and amount < product.min_amount:
+        raise err(
+            f"The smallest amount for this card is {format_money(product.min_amount, money)}."
+        )
+    if product.max_amount is not None and amount > product.max_amount:
+        raise err(f"The largest amount for this card is {format_money(product.max_amount, money)}.")
+
+
+def _normalise_phone(raw: str, *, index: int) -> str:
+    phone = raw.strip().translate(_PHONE_PUNCTUATION)
+    if phone.startswith("00"):
+        phone = "+" + phone[2:]
+    digits = phone[1:]
+    if not (
+        phone.startswith("+")
+        and digits.isdigit()
+        and digits.isascii()
+        and 7 <= len(digits) <= 15
+        and digits[0] != "0"
+    ):
+        raise InvalidOrder(
+            "Enter the recipient's mobile number in international format, e.g. +447700900123.",
+            field="recipient_phone",
+            line=index,
+        )
+    return phone
+
+
+def _normalise_email(raw: str, *, field: str, index: int | None, whose: str) -> str:
+    email = raw.strip()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise InvalidOrder(
+            f"Enter a valid email address for {whose}.", field=field, line=index
+        ) from None
+    local, _, domain = email.rpartition("@")
+    return f"{local}@{domain.lower()}"
+
+
+def _check_deliver_at(deliver_at: datetime | None, *, now: datetime, index: int) -> None:
+    if deliver_at is None:
+        return
+    if not isinstance(deliver_at, datetime) or timezone.is_naive(deliver_at):
+        raise InvalidDeliveryDate(
+            "The delivery date needs a time zone.", field="deliver_at", line=index
+        )
+    if deliver_at < now - PAST_GRACE:
+        raise InvalidDeliveryDate(
+            "The delivery date is in the past: choose a later one, or deliver at once.",
+            field="deliver_at",
+            line=index,
+        )
+    if deliver_at > now + MAX_SCHEDULE_AHEAD:
+        raise InvalidDeliveryDate(
+            "Cards can be scheduled up to one year ahead.", field="deliver_at", line=index
+        )
+
+
+def _build_line(
+    merchant: Merchant, request: LineRequest, *, index: int, now: datetime
+) -> OrderLine:
+    product = request.product
+    _check_product(product, merchant=merchant, index=index)
+    _check_amount(product, request.amount, index=index)
+    if not _is_whole(request.quantity) or not 1 <= request.quantity <= MAX_QUANTITY:
+        raise InvalidOrder(
+            f"Choose between 1 and {MAX_QUANTITY} cards.", field="quantity", line=index
+        )
+    message = (request.message or "").strip()
+    if len(message) > MAX_MESSAGE_LENGTH:
+        raise InvalidOrder(
+            f"The message can be at most {MAX_MESSAGE_LENGTH} characters.",
+            field="message",
+            line=index,
+        )
+    recipient_name = (request.recipient_name or "").strip()
+    if len(recipient_name) > 120:
+        raise InvalidOrder(
+            "The recipient's name can be at most 120 characters.",
+            field="recipient_name",
+            line=index,
+        )
+    email = phone = ""
+    if request.is_gift:
+        if (
+            not (request.recipient_email or "").strip()
+            and not (request.recipient_phone or "").strip()
+        ):
+            raise RecipientRequired(
+                "Tell us where to send the gift: the recipient's email address or mobile number.",
+                field="recipient_email",
+                line=index,
+            )
+        if (request.recipient_email or "").strip():
+            email = _normalise_email(
+                request.recipient_email, field="recipient_email", index=index, whose="the recipient"
+            )
+        if (request.recipient_phone or "").strip():
+            phone = _normalise_phone(request.recipient_phone, index=index)
+    _check_deliver_at(request.deliver_at, now=now, index=index)
+    tz_name = (request.buyer_timezone or "").strip()
+    if tz_name and tz_name not in _timezones():
+        raise InvalidOrder("Unknown time zone.", field="buyer_timezone", line=index)
+    return OrderLine(
+        merchant=merchant,
+        product=product,
+        amount=request.amount,
+        quantity=request.quantity,
+        is_gift=request.is_gift,
+        recipient_name=recipient_name if request.is_gift else "",
+        recipient_email=email,
+        recipient_phone=phone,
+        message=message,
+        deliver_at=request.deliver_at,
+        buyer_timezone=tz_name,
+    )
+
+
+def order_create(
+    *,
+    merchant: Merchant,
+    buyer: User | None,
+    buyer_email: str,
+    buyer_name: str,
+    lines: list[LineRequest],
+) -> Order:
+    """A pending order for ``lines``, priced in the products' currency.
+
+    Every rule is checked before anything is written: a refusal raises an
+    ``OrderError`` naming the ``field`` (and ``line``) at fault and creates nothing."""
+    if not merchant.is_active:
+        raise MerchantUnavailable("This shop is not selling gift cards at the moment.")
+    email = _normalise_email(buyer_email or "", field="buyer_email", index=None, whose="yourself")
+    name = (buyer_name or "").strip()
+    if len(name) > 120:
+        raise InvalidOrder("Your name can be at most 120 characters.", field="buyer_name")
+    if not lines:
+        raise InvalidOrder("Add at least one gift card to the order.", field="lines")
+    if len(lines) > MAX_LINES:
+        raise InvalidOrder(f"An order can hold at most {MAX_LINES} lines.", field="lines")
+    now = timezone.now()
+    built = [_build_line(merchant, line, index=i, now=now) for i, line in enumerate(lines)]
+    currency = lines[0].product.currency
+    for index, line in enumerate(lines):
+        if line.product.currency != currency:
+            raise CurrencyMismatch(
+                f"One order is paid in one currency: this card is sold in "
+                f"{line.product.currency}, the order in {currency}.",
+                field="product",
+                line=index,
+            )
+    total = sum(line.amount * line.quantity for line in built)
+    if total > MAX_AMOUNT:
+        raise AmountNotAllowed("The order total is larger than we can take.", field="amount")
+    with transaction.atomic():
+        order = Order.objects.create(
+            merchant=merchant,
+            buyer=buyer,
+            buyer_email=email,
+            buyer_name=name,
+            currency=currency,
+            total=total,
+            provider=settings.PAYMENT_PROVIDER,
+            created_at=now,
+            updated_at=now,
+        )
+        for built_line in built:
+            built_line.order = order
+        OrderLine.objects.bulk_create(built)
+    logger.info(
+        "order_created",
+        order=order.public_id,
+        merchant=merchant.slug,
+        total=total,
+        currency=currency,
+        lines=len(built),
+        provider=order.provider,
+    )
+    return order
+
+
+# --- The state machine ------------------------------------------------------------
+
+
+def _refuse(order: Order, action: str) -> IllegalOrderTransition:
+    logger.warning(
+        "order_transition_refused", order=order.public_id, status=order.status, action=action
+    )
+    label = order.get_status_display().lower()
+    return IllegalOrderTransition(
+        f"This order cannot be {action}: it is {label}.",
+        extra={"status": order.status},
+    )
+
+
+def _move(order: Order, status: str, now: datetime, **fields: Any) -> None:
+    previous = order.status
+    order.status = status
+    order.updated_at = now
+    for name, value in fields.items():
+        setattr(order, name, value)
+    order.save(update_fields=["status", "updated_at", *fields])
+    logger.info(
+        "order_status_changed",
+        order=order.public_id,
+        merchant_id=order.merchant_id,
+        previous=previous,
+        status=status,
+    )
+
+
+def order_checkout_started(*, order_id: int, provider: str, provider_reference: str = "") -> Order:
+    """Record which provider (and which checkout of it) the pending order is paid through."""
+    with transaction.atomic():
+        order = lock_order(order_id=order_id)
+        if order.status != OrderStatus.PENDING:
+            raise _refuse(order, "paid")
+        order.provider = provider
+        order.provider_reference = provider_reference
+        order.updated_at = timezone.now()
+        order.save(update_fields=["provider", "provider_reference", "updated_at"])
+    logger.info("order_checkout_started", order=order.public_id, provider=provider)
+    return order
+
+
+def order_mark_paid(
+    *,
+    order_id: int,
+    provider_reference: str,
+    amount: int,
+    currency: str,
+    provider_payment_id: str = "",
+) -> Order:
+    """The provider confirmed payment of ``amount`` ``currency``: pending -> paid, then
+    fulfil. A repeated confirmation of a paid or fulfilled order changes nothing (but
+    finishes a fulfilment that did not complete)."""
+    with transaction.atomic():
+        order = lock_order(order_id=order_id)
+        if order.status in (OrderStatus.PAID, OrderStatus.FULFILLED):
+            if (
+                provider_reference
+                and order.provider_reference
+                and provider_reference != order.provider_reference
+            ):
+                # A second checkout of the same order was paid too: money to give back.
+                logger.error(
+                    "order_paid_twice",
+                    order=order.public_id,
+                    provider=order.provider,
+                    provider_reference=provider_reference,
+                )
+            else:
+                logger.info("order_already_paid", order=order.public_id, status=order.status)
+        else:
+            if order.status != OrderStatus.PENDING:
+                raise _refuse(order, "marked as paid")
+            if (
+                not _is_whole(amount)
+                or amount != order.total
+                or (currency or "").upper() != order.currency
+            ):
+                logger.error(
+                    "order_payment_mismatch",
+                    order=order.public_id,
+                    expected=order.total,
+                    expected_currency=order.currency,
+                    amount=amount,
+                    currency=currency,
+                )
+                raise PaymentMismatch(
+                    f"The payment ({amount} {(currency or '').upper()}) does not match the "
+                    f"order total ({order.total} {order.currency})."
+                )
+            fields: dict[str, Any] = {"paid_at": timezone.now()}
+            if provider_reference and not order.provider_reference:
+                fields["provider_reference"] = provider_reference
+            if provider_payment_id:
+                fields["provider_payment_id"] = provider_payment_id
+            _move(order, OrderStatus.PAID, fields["paid_at"], **fields)
+    if order.status != OrderStatus.PAID:
+        return order
+    try:
+        return order_fulfil(order_id=order.pk)
+    except ApplicationError as exc:
+        # Paid stays paid: the money is taken and fulfilment can be run again.
+        Order.objects.filter(pk=order.pk, status=OrderStatus.PAID).update(
+            failed_reason=f"Fulfilment failed: {exc.detail}"[:300]
+        )
+        logger.error(
+            "order_fulfilment_failed", order=order.public_id, code=exc.code, detail=exc.detail
+        )
+        order.refresh_from_db()
+        return order
+
+
+def _card_recipient(order: Order, line: OrderLine) -> tuple[str, str]:
+    if line.is_gift:
+        return line.recipient_email, line.recipient_phone
+    return order.buyer_email, ""
+
+
+def _delivery_for(
+    order: Order, line: OrderLine, fulfilled: FulfilledCard, now: datetime
+) -> CardDelivery:
+    email, phone = _card_recipient(order, line)
+    channels = [Channel.EMAIL.value] if email else []
+    if phone:
+        channels.append(Channel.SMS.value)
+    return CardDelivery(
+        merchant_id=order.merchant_id,
+        order=order,
+        card=fulfilled,
+        channels=channels,
+        recipient_email=email,
+        recipient_phone=phone,
+        deliver_at=line.deliver_at or now,
+        created_at=now,
+    )
+
+
+def order_fulfil(*, order_id: int) -> Order:
+    """Issue the paid order's cards, one per unit of each line, exactly once: paid ->
+    fulfilled. A fulfilled order is returned unchanged. Deliveries due at once are sent
+    after the transaction commits; later ones wait for ``send_due_deliveries``."""
+    with transaction.atomic():
+        order = lock_order(order_id=order_id)
+        if order.status == OrderStatus.FULFILLED:
+            logger.info("order_already_fulfilled", order=order.public_id)
+            return order
+        if order.status != OrderStatus.PAID:
+            raise _refuse(order, "fulfilled")
+        now = timezone.now()
+        lines = list(order.lines.select_related("product").order_by("pk"))
+        done = set(FulfilledCard.objects.filter(order=order).values_list("line_id", "unit_index"))
+        deliveries: list[CardDelivery] = []
+        issued = 0
+        for line in lines:
+            email, phone = _card_recipient(order, line)
+            for unit in range(line.quantity):
+                if (line.pk, unit) in done:
+                    continue
+                card = giftcard_issue(
+                    merchant=order.merchant,
+                    amount=line.amount,
+                    currency=order.currency,
+                    product=line.product,
+                    recipient_email=email,
+                    recipient_phone=phone,
+                    metadata={"order": order.public_id, "line": line.pk, "unit": unit},
+                    reference=order.public_id,
+                    idempotency_key=f"order:{order.public_id}:{line.pk}:{unit}",
+                ).card
+                fulfilled = FulfilledCard.objects.create(
+                    merchant_id=order.merchant_id,
+                    order=order,
+                    line=line,
+                    unit_index=unit,
+                    gift_card=card,
+                    created_at=now,
+                )
+                deliveries.append(_delivery_for(order, line, fulfilled, now))
+                issued += 1
+        CardDelivery.objects.bulk_create(deliveries)
+        _move(order, OrderStatus.FULFILLED, now, fulfilled_at=now, failed_reason="")
+        logger.info("order_cards_issued", order=order.public_id, cards=issued)
+        due = [d.pk for d in CardDelivery.objects.filter(order=order, deliver_at__lte=now)]
+        if due:
+            transaction.on_commit(lambda: _send_now(due))
+    return order
+
+
+def _send_now(delivery_ids: list[int]) -> None:
+    from orders.tasks import send_delivery
+
+    for delivery_id in delivery_ids:
+        send_delivery.delay(delivery_id)
+
+
+def order_mark_failed(*, order_id: int, reason: str = "") -> Order:
+    """Payment failed, was declined or the checkout expired: pending -> failed."""
+    with transaction.atomic():
+        order = lock_order(order_id=order_id)
+        if order.status == OrderStatus.FAILED:
+            return order
+        if order.status != OrderStatus.PENDING:
+            raise _refuse(order, "marked as failed")
+        now = timezone.now()
+        _move(order, OrderStatus.FAILED, now, failed_at=now, failed_reason=reason[:300])
+    return order
+
+
+def order_cancel(*, order_id: int, reason: str = "") -> Order:
+    """The buyer or the shop gives up an unpaid order: pending -> cancelled."""
+    with transaction.atomic():
+        order = lock_order(order_id=order_id)
+        if order.status == OrderStatus.CANCELLED:
+            return order
+        if order.status != OrderStatus.PENDING:
+            raise _refuse(order, "cancelled")
+        now = timezone.now()
+        _move(order, OrderStatus.CANCELLED, now, cancelled_at=now, failed_reason=reason[:300])
+    return order
+
+
+def order_refund(*, order_id: int, reason: str = "", actor: User | None = None) -> Order:
+    """Paid or fulfilled -> refunded, voiding every card of the order.
+
+    Refused, with nothing changed, when any card was used (spent from, voided or
+    expired): the cards are locked first, so no redemption slips in between the check
+    and the void. Returning the money at the provider is the provider's refund (a
+    Stripe refund arrives here as ``charge.refunded``)."""
+    with transaction.atomic():
+        order = lock_order(order_id=order_id)
+        if order.status == OrderStatus.REFUNDED:
+            return order
+        if order.status not in (OrderStatus.PAID, OrderStatus.FULFILLED):
+            raise _refuse(order, "refunded")
+        card_ids = list(
+            FulfilledCard.objects.filter(order=order)
+            .order_by("gift_card_id")
+            .values_list("gift_card_id", flat=True)
+        )
+        cards = [lock_card(merchant=order.merchant, card_id=pk) for pk in card_ids]
+        used = [
+            card
+            for card in cards
+            if card.balance < card.initial_amount
+            or card.status not in (CardStatus.ACTIVE, CardStatus.PENDING)
+        ]
+        if used:
+            logger.warning("order_refund_refused", order=order.public_id, used_cards=len(used))
+            endings = ", ".join(f"…{card.last4}" for card in used)
+            raise RefundRefused(
+                f"This order cannot be refunded: {len(used)} of its {len(cards)} cards "
+                f"({endings}) {'has' if len(used) == 1 else 'have'} already been used.",
+                extra={"used_cards": [card.public_id for card in used]},
+            )
+        note = reason.strip() or f"Order {order.public_id} refunded"
+        for card in cards:
+            giftcard_void(
+                merchant=order.merchant,
+                card_id=card.pk,
+                reason=note,
+                actor=actor,
+                idempotency_key=f"order-refund:{order.public_id}:{card.pk}",
+            )
+        now = timezone.now()
+        CardDelivery.objects.filter(order=order, status=DeliveryStatus.SCHEDULED).update(
+            status=DeliveryStatus.CANCELLED, failure_reason="Order refunded"
+        )
+        _move(order, OrderStatus.REFUNDED, now, refunded_at=now)
+        logger.info("order_refunded", order=order.public_id, cards_voided=len(cards))
+    return order
+
+
+# --- Delivery -----------------------------------------------------------------------
+
+
+def _delivery_context(delivery: CardDelivery) -> dict[str, Any]:
+    fulfilled = delivery.card
+    card = fulfilled.gift_card
+    line = fulfilled.line
+    order = delivery.order
+    card_url = settings.SITE_URL.rstrip("/") + reverse(
+        "orders:card", kwargs={"token": card_link_token(card)}
+    )
+    sender = order.buyer_name or order.buyer_email
+    return {
+        "recipient_name": (line.recipient_name if line.is_gift else order.buyer_name) or "there",
+        "sender_name": sender if line.is_gift else order.merchant.name,
+        "merchant_name": order.merchant.name,
+        "amount": format_money(card.initial_amount, card.currency),
+        "code": codes.format_code(codes.decrypt(card.code_encrypted)),
+        "message": line.message,
+        "card_url": card_url,
+        "expires_on": f"{card.expires_at.day} {card.expires_at:%b %Y}"
+        if card.expires_at
+        else "never",
+    }
+
+
+_NOT_SENT = frozenset({MessageStatus.FAILED, MessageStatus.SUPPRESSED, MessageStatus.RATE_LIMITED})
+
+
+def delivery_send(*, delivery_id: int) -> CardDelivery | None:
+    """Send one due delivery, at most once: the row is claimed with a lock that skips
+    rows another worker holds, and moved out of ``scheduled`` in the same transaction
+    that queues the messages. Returns None when there was nothing to do."""
+    now = timezone.now()
+    with transaction.atomic():
+        delivery = (
+            due_deliveries_to_claim(delivery_id=delivery_id)
+            .filter(deliver_at__lte=now)
+            .select_related("order__merchant", "card__gift_card", "card__line")
+            .first()
+        )
+        if delivery is None:
+            return None
+        card = delivery.card.gift_card
+        delivery.attempted_at = now
+        if card.status not in (CardStatus.ACTIVE, CardStatus.REDEEMED, CardStatus.PENDING):
+            delivery.status = DeliveryStatus.CANCELLED
+            delivery.failure_reason = f"The card is {card.get_status_display().lower()}."
+            delivery.save(update_fields=["status", "attempted_at", "failure_reason"])
+            return delivery
+        logs: list[CommunicationLog] = send(
+            Event.GIFT_CARD_DELIVERED,
+            Recipient(email=delivery.recipient_email, phone=delivery.recipient_phone),
+            _delivery_context(delivery),
+            channels=list(delivery.channels),
+            merchant=delivery.order.merchant,
+        )
+        for log in logs:
+            if log.requested_channel == Channel.EMAIL:
+                delivery.email_log = log
+            elif log.requested_channel == Channel.SMS:
+                delivery.sms_log = log
+        if logs and all(log.status in _NOT_SENT for log in logs):
+            delivery.status = DeliveryStatus.FAILED
+            delivery.failure_reason = "; ".join(log.reason for log in logs if log.reason)[:300]
+        else:
+            delivery.status = DeliveryStatus.SENT
+        delivery.save(
+            update_fields=["status", "attempted_at", "email_log", "sms_log", "failure_reason"]
+        )
+    logger.info(
+        "card_delivery_sent",
+        delivery_id=delivery.pk,
+        order=delivery.order.public_id,
+        status=delivery.status,
+        channels=list(delivery.channels),
+    )
+    return delivery
+
+
+def due_delivery_ids(*, now: datetime | None = None, limit: int = 500) -> list[int]:
+    now = now or timezone.now()
+    return list(
+        CardDelivery.objects.filter(Q(status=DeliveryStatus.SCHEDULED), deliver_at__lte=now)
+        .order_by("deliver_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )

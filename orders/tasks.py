@@ -1,0 +1,44 @@
+"""Celery tasks of the orders app: take ids, call a service, idempotent."""
+
+from __future__ import annotations
+
+import structlog
+from celery import shared_task
+
+from orders.models import CardDelivery
+from orders.services import delivery_send, due_delivery_ids
+
+logger = structlog.get_logger(__name__)
+
+
+@shared_task(name="orders.send_delivery", acks_late=True)
+def send_delivery(delivery_id: int) -> None:
+    """Send one delivery if it is due and still scheduled (a repeat does nothing)."""
+    _send_one(delivery_id)
+
+
+@shared_task(name="orders.send_due_deliveries", acks_late=True)
+def send_due_deliveries() -> int:
+    """Send every scheduled delivery whose time has come, each exactly once, even with
+    several workers running this at the same minute."""
+    sent = 0
+    while True:
+        ids = due_delivery_ids()
+        done = sum(1 for pk in ids if _send_one(pk) is not None)
+        sent += done
+        # Stop when the batch was not full, or every row was taken by another worker.
+        if len(ids) < 500 or done == 0:
+            break
+    if sent:
+        logger.info("due_deliveries_sent", count=sent)
+    return sent
+
+
+def _send_one(delivery_id: int) -> CardDelivery | None:
+    # One broken delivery must not hold up the others: it stays scheduled, is logged,
+    # and is tried again next minute.
+    try:
+        return delivery_send(delivery_id=delivery_id)
+    except Exception:
+        logger.exception("card_delivery_error", delivery_id=delivery_id)
+        return None

@@ -1,0 +1,347 @@
+"""The storefront's forms: buying a card, and checking a balance.
+
+Forms only check what was typed; the rules of an order (what may be bought, limits,
+delivery) belong to the orders service, whose refusals come back as form errors.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django import forms
+from django.utils import timezone
+
+from core.money import format_money
+from giftcards import codes
+from giftcards.bulk import AmountInvalid, parse_amount
+from giftcards.models import Product
+from storefront import delivery, pricing
+
+MAX_QUANTITY = 10
+MAX_MESSAGE = 500
+# How far ahead a gift can be scheduled.
+MAX_SCHEDULE_AHEAD = timedelta(days=365)
+# A delivery time a few minutes in the past (the form took a while) means "right away".
+PAST_GRACE = timedelta(minutes=10)
+
+FOR_ME = "self"
+AS_GIFT = "gift"
+
+_PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")
+_PHONE_PUNCTUATION = re.compile(r"[\s().\-]")
+_LOCAL_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$")
+
+
+def normalise_phone(raw: str) -> str:
+    """E.164 (``+447700900123``) from what a person typed, or ValueError."""
+    phone = _PHONE_PUNCTUATION.sub("", raw.strip())
+    if phone.startswith("00"):
+        phone = "+" + phone[2:]
+    if not _PHONE.match(phone):
+        raise ValueError(
+            "Enter the phone number in international format, starting with + and the "
+            "country code, for example +447700900123."
+        )
+    return phone
+
+
+@dataclass(frozen=True)
+class SummaryError:
+    """One line of the error summary: the message and the control it links to."""
+
+    anchor: str
+    message: str
+
+
+class StorefrontForm(forms.Form):
+    """Renders errors the accessible way: each invalid control points at its message
+    (``aria-describedby``), the first one takes focus, and a summary links to all."""
+
+    radio_fields: tuple[str, ...] = ()
+
+    def anchor(self, name: str) -> str:
+        bound = self[name]
+        return f"{bound.auto_id}_0" if name in self.radio_fields else bound.auto_id
+
+    def error_summary(self) -> list[SummaryError]:
+        items = [SummaryError("", str(e)) for e in self.non_field_errors()]
+        for bound in self:
+            items.extend(SummaryError(self.anchor(bound.name), str(e)) for e in bound.errors)
+        return items
+
+    def annotate(self) -> None:
+        """Focus the first invalid control. (Django points each control at its help text
+        and errors, ``<id>_helptext`` and ``<id>_error``, which the templates render.)"""
+        focused = False
+        for bound in self:
+            attrs = bound.field.widget.attrs
+            attrs.pop("autofocus", None)
+            if bound.errors and not focused and not bound.is_hidden:
+                attrs["autofocus"] = True
+                focused = True
+
+
+class PurchaseForm(StorefrontForm):
+    """One product, bought for oneself or as a gift."""
+
+    radio_fields = ("amount", "purpose")
+
+    quantity = forms.IntegerField(
+        label="How many cards",
+        min_value=1,
+        max_value=MAX_QUANTITY,
+        initial=1,
+        help_text=f"From 1 to {MAX_QUANTITY}.",
+        error_messages={
+            "required": "Enter how many cards you want.",
+            "invalid": "Enter how many cards as a whole number.",
+            "min_value": "Buy at least 1 card.",
+            "max_value": f"You can buy up to {MAX_QUANTITY} cards at a time.",
+        },
+        widget=forms.NumberInput(attrs={"inputmode": "numeric", "class": "sf-quantity"}),
+    )
+    purpose = forms.ChoiceField(
+        label="Who is it for?",
+        choices=[(FOR_ME, "For me"), (AS_GIFT, "As a gift")],
+        initial=FOR_ME,
+        widget=forms.RadioSelect(attrs={"data-purpose": ""}),
+        error_messages={"required": "Choose who the card is for."},
+    )
+    recipient_name = forms.CharField(
+        label="Their name",
+        max_length=120,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+    recipient_email = forms.EmailField(
+        label="Their email (optional if you give a phone number)",
+        required=False,
+        max_length=254,
+        error_messages={"invalid": "Enter an email address like name@example.com."},
+        widget=forms.EmailInput(attrs={"autocomplete": "off"}),
+    )
+    recipient_phone = forms.CharField(
+        label="Their mobile number (optional if you give an email)",
+        required=False,
+        max_length=32,
+        help_text="For a text message. International format, e.g. +447700900123.",
+        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "off", "inputmode": "tel"}),
+    )
+    message = forms.CharField(
+        label="Your message (optional)",
+        required=False,
+        max_length=MAX_MESSAGE,
+        help_text=f"Up to {MAX_MESSAGE} characters.",
+        error_messages={
+            "max_length": f"Keep the message to {MAX_MESSAGE} characters or fewer "
+            "(it has %(show_value)d)."
+        },
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
+    deliver_at = forms.CharField(
+        label="Delivery date and time (optional)",
+        required=False,
+        help_text="Leave empty to send it as soon as you have paid.",
+        widget=forms.TextInput(attrs={"type": "datetime-local"}),
+    )
+    timezone = forms.CharField(
+        required=False,
+        max_length=64,
+        initial=delivery.DEFAULT_TIMEZONE,
+        widget=forms.HiddenInput(attrs={"data-timezone": ""}),
+    )
+    buyer_name = forms.CharField(
+        label="Your name",
+        max_length=120,
+        error_messages={"required": "Enter your name."},
+        widget=forms.TextInput(attrs={"autocomplete": "name"}),
+    )
+    buyer_email = forms.EmailField(
+        label="Your email",
+        max_length=254,
+        help_text="We send the receipt here, and the card too when it is for you.",
+        error_messages={
+            "required": "Enter your email address.",
+            "invalid": "Enter an email address like name@example.com.",
+        },
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+
+    def __init__(self, *args: Any, product: Product, **kwargs: Any) -> None:
+        self.product = product
+        super().__init__(*args, **kwargs)
+        amount: forms.Field
+        if product.denominations:
+            amount = forms.ChoiceField(
+                label="Amount",
+                choices=pricing.denomination_choices(product),
+                widget=forms.RadioSelect,
+                error_messages={
+                    "required": "Choose an amount.",
+                    "invalid_choice": "Choose one of the amounts shown.",
+                },
+            )
+        else:
+            amount = forms.CharField(
+                label=f"Amount ({product.currency})",
+                max_length=24,
+                help_text=self._range_help(),
+                error_messages={"required": "Enter an amount."},
+                widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+            )
+        # The amount comes first on the page.
+        self.fields = {"amount": amount, **self.fields}
+        self.timezone_name = delivery.DEFAULT_TIMEZONE
+
+    def _range_help(self) -> str:
+        product = self.product
+        low = product.min_amount or 0
+        high = pricing.max_amount(product)
+        if product.min_amount is not None and product.max_amount is not None:
+            return (
+                f"Between {format_money(low, product.currency)} and "
+                f"{format_money(high, product.currency)}, e.g. 25.00."
+            )
+        if product.min_amount is not None:
+            return f"At least {format_money(low, product.currency)}, e.g. 25.00."
+        if product.max_amount is not None:
+            return f"Up to {format_money(high, product.currency)}, e.g. 25.00."
+        return "For example 25.00."
+
+    # --- Fields -----------------------------------------------------------------------
+
+    def clean_amount(self) -> int:
+        product = self.product
+        raw = self.cleaned_data["amount"]
+        if product.denominations:
+            return int(raw)  # one of the choices, so digits only
+        try:
+            amount = parse_amount(str(raw), product.currency)
+        except AmountInvalid as exc:
+            raise forms.ValidationError(str(exc), code="invalid") from None
+        if product.min_amount is not None and amount < product.min_amount:
+            raise forms.ValidationError(
+                f"The smallest amount is {format_money(product.min_amount, product.currency)}.",
+                code="min_value",
+            )
+        if amount > pricing.max_amount(product):
+            raise forms.ValidationError(
+                "The largest amount is "
+                f"{format_money(pricing.max_amount(product), product.currency)}.",
+                code="max_value",
+            )
+        return amount
+
+    def clean_recipient_phone(self) -> str:
+        raw: str = self.cleaned_data["recipient_phone"]
+        if not raw.strip():
+            return ""
+        try:
+            return normalise_phone(raw)
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc), code="invalid") from None
+
+    def clean_timezone(self) -> str:
+        self.timezone_name = delivery.safe_timezone(self.cleaned_data.get("timezone"))
+        return self.timezone_name
+
+    def clean_deliver_at(self) -> datetime | None:
+        raw = (self.cleaned_data.get("deliver_at") or "").strip()
+        if not raw:
+            return None
+        if not _LOCAL_DATETIME.match(raw):
+            raise forms.ValidationError(
+                "Enter the date and time like 2030-12-24 09:00.", code="invalid"
+            )
+        try:
+            local = datetime.fromisoformat(raw)
+        except ValueError:
+            raise forms.ValidationError("That date does not exist.", code="invalid") from None
+        # The time zone field comes later in the form; read it straight from the data.
+        zone = delivery.safe_timezone(self.data.get(self.add_prefix("timezone")))
+        try:
+            when = delivery.local_to_utc(local, zone)
+        except delivery.InvalidLocalTime as exc:
+            raise forms.ValidationError(str(exc), code="invalid") from None
+        now = timezone.now()
+        if when < now - PAST_GRACE:
+            raise forms.ValidationError(
+                "That time has passed. Choose a time in the future, or leave it empty to "
+                "send the card as soon as you have paid.",
+                code="past",
+            )
+        if when > now + MAX_SCHEDULE_AHEAD:
+            raise forms.ValidationError(
+                "Choose a delivery date within the next 12 months.", code="too_far"
+            )
+        return None if when <= now else when
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
+        if data.get("purpose") == AS_GIFT:
+            if not (data.get("recipient_name") or "").strip() and "recipient_name" not in (
+                self.errors
+            ):
+                self.add_error("recipient_name", "Enter the name of the person it is for.")
+            if (
+                not data.get("recipient_email")
+                and not data.get("recipient_phone")
+                and "recipient_email" not in self.errors
+                and "recipient_phone" not in self.errors
+            ):
+                self.add_error(
+                    "recipient_email",
+                    "Enter their email address or mobile number, so we can send them the card.",
+                )
+        elif data.get("purpose") == FOR_ME:
+            # Gift details typed before switching to "For me" are not used (nor checked).
+            for name in ("recipient_name", "recipient_email", "recipient_phone", "message"):
+                self.errors.pop(name, None)
+                data[name] = ""
+            self.errors.pop("deliver_at", None)
+            data["deliver_at"] = None
+        return data
+
+    @property
+    def is_gift(self) -> bool:
+        return self.cleaned_data.get("purpose") == AS_GIFT
+
+
+class CodeInput(forms.TextInput):
+    """A text input that never writes the typed code back into the page."""
+
+    def format_value(self, value: Any) -> str | None:
+        return None
+
+
+class BalanceForm(StorefrontForm):
+    code = forms.CharField(
+        label="Gift card code",
+        max_length=64,
+        help_text="The 16 characters on the card or in the email, like ABCD-EFGH-JKMN-PQRS. "
+        "Dashes and spaces are optional.",
+        error_messages={"required": "Enter the code on your gift card."},
+        widget=CodeInput(
+            attrs={
+                "autocomplete": "off",
+                "autocapitalize": "characters",
+                "spellcheck": "false",
+            }
+        ),
+    )
+
+    def clean_code(self) -> str:
+        raw: str = self.cleaned_data["code"]
+        try:
+            codes.normalise(raw)
+        except codes.InvalidCode:
+            raise forms.ValidationError(
+                "This is not a valid gift card code: check it for typos. A code has 16 "
+                "characters, like ABCD-EFGH-JKMN-PQRS.",
+                code="typo",
+            ) from None
+        return raw
