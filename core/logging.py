@@ -123,8 +123,9 @@ def build_logging_config(*, level: str = "INFO", fmt: str = "json") -> dict[str,
                 "()": structlog.stdlib.ProcessorFormatter,
                 "processors": [
                     structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                    redact_processor,
+                    # Tracebacks become text first, so the redaction reaches them too.
                     structlog.processors.format_exc_info,
+                    redact_processor,
                     renderer,
                 ],
                 "foreign_pre_chain": _SHARED_PROCESSORS,

@@ -112,6 +112,22 @@ def test_objects_logged_as_extras_are_redacted_as_the_text_they_become() -> None
     assert line["status_code"] == 403
 
 
+def test_tracebacks_are_redacted_too() -> None:
+    stream, handler = _capture_root_output()
+    try:
+        try:
+            raise ValueError(f"no card {CARD_CODE}")
+        except ValueError:
+            logging.getLogger("payments.gateway").exception("lookup failed")
+            structlog.get_logger("test").exception("lookup failed again")
+    finally:
+        logging.getLogger().removeHandler(handler)
+    lines = [json.loads(text) for text in stream.getvalue().splitlines()]
+    assert len(lines) == 2
+    assert all("ValueError: no card " + REDACTED in line["exception"] for line in lines)
+    assert "M9XD" not in stream.getvalue()
+
+
 @pytest.mark.django_db
 def test_every_log_line_of_a_request_carries_its_request_id(client: Client) -> None:
     stream, handler = _capture_root_output()
