@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from django.core.cache import cache
@@ -13,6 +14,7 @@ from accounts.models import User
 from merchants.models import Membership, Merchant, Role
 from merchants.services import api_key_create
 from tests.factories import PASSWORD, MembershipFactory, MerchantFactory, UserFactory
+from tests.smtp import Mailbox, running_smtp_server
 
 
 @pytest.fixture(autouse=True)
@@ -22,6 +24,13 @@ def _clear_cache() -> None:
     cache.clear()
     # Rolled-back test transactions hand out ids again; production ids never repeat.
     _product_public_id.cache_clear()
+
+
+@pytest.fixture
+def smtp_server(settings: Any) -> Iterator[Mailbox]:
+    """A real SMTP server on 127.0.0.1 that the email channel sends to."""
+    with running_smtp_server(settings) as mailbox:
+        yield mailbox
 
 
 @pytest.fixture

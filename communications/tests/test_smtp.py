@@ -3,16 +3,11 @@ a server that says "try later" is retried, then the message fails."""
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Iterator
-from email import message_from_bytes, policy
-from email.message import EmailMessage
-
 import pytest
-from aiosmtpd.controller import Controller
 
 from communications.models import Event, MessageStatus
 from communications.services import Recipient, send
+from tests.smtp import Mailbox, free_port
 
 pytestmark = pytest.mark.django_db
 
@@ -22,54 +17,12 @@ RESET = {
 }
 
 
-class Mailbox:
-    """An SMTP server's DATA handler: keeps what it accepts, or answers ``reply``."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[str, list[str], EmailMessage]] = []
-        self.attempts = 0
-        self.reply = "250 Message accepted for delivery"
-
-    async def handle_DATA(self, server, session, envelope) -> str:
-        self.attempts += 1
-        if self.reply.startswith("250"):
-            parsed = message_from_bytes(envelope.content, policy=policy.default)
-            self.received.append((envelope.mail_from, list(envelope.rcpt_tos), parsed))
-        return self.reply
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
-def mailbox() -> Iterator[Mailbox]:
-    box = Mailbox()
-    controller = Controller(box, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    box.port = controller.port  # type: ignore[attr-defined]
-    try:
-        yield box
-    finally:
-        controller.stop()
-
-
-@pytest.fixture
-def smtp(settings, mailbox: Mailbox, monkeypatch) -> Mailbox:
-    settings.COMMUNICATIONS_EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = "127.0.0.1"
-    settings.EMAIL_PORT = mailbox.port  # type: ignore[attr-defined]
-    settings.EMAIL_HOST_USER = ""
-    settings.EMAIL_HOST_PASSWORD = ""
-    settings.EMAIL_USE_TLS = False
-    settings.EMAIL_USE_SSL = False
-    settings.EMAIL_TIMEOUT = 5
+def smtp(settings, smtp_server: Mailbox, monkeypatch) -> Mailbox:
     settings.DEFAULT_FROM_EMAIL = "Giftwell <no-reply@gifts.example.com>"
     settings.COMMUNICATIONS_MESSAGE_ID_DOMAIN = "gifts.example.com"
     monkeypatch.setattr("communications.tasks.backoff", lambda retries: 0)
-    return mailbox
+    return smtp_server
 
 
 def test_the_rendered_email_reaches_a_real_smtp_server(smtp: Mailbox) -> None:

@@ -6,44 +6,23 @@ clerk redeems it at the till. axe-core checks every page on the way."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from email.message import EmailMessage
-from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from playwright.sync_api import Page, expect
 
 from communications.models import CommunicationLog, Event, MessageStatus
-from communications.tests.test_smtp import Mailbox, free_port
 from giftcards.models import GiftCard, Product, TransactionKind
 from merchants.models import Membership, Merchant, Role
 from orders.models import Order
 from tests.browser.conftest import Site
 from tests.factories import PASSWORD
+from tests.smtp import Mailbox
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 CODE = re.compile(r"\b([0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4})\b")
-
-
-@pytest.fixture
-def smtp_server(settings: Any) -> Iterator[Mailbox]:
-    box = Mailbox()
-    controller = Controller(box, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    settings.COMMUNICATIONS_EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = "127.0.0.1"
-    settings.EMAIL_PORT = controller.port
-    settings.EMAIL_HOST_USER = ""
-    settings.EMAIL_HOST_PASSWORD = ""
-    settings.EMAIL_USE_TLS = False
-    settings.EMAIL_USE_SSL = False
-    settings.EMAIL_TIMEOUT = 5
-    try:
-        yield box
-    finally:
-        controller.stop()
 
 
 @pytest.fixture
