@@ -14,6 +14,8 @@ the message as a mail client would without the page's policy being loosened.
 
 from __future__ import annotations
 
+import base64
+import re
 import uuid
 from typing import Any
 
@@ -46,6 +48,18 @@ PREVIEW_TTL_SECONDS = 15 * 60
 PREVIEW_FRAME_POLICY = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; "
     "frame-ancestors 'self'; base-uri 'none'; form-action 'none'; sandbox"
+)
+
+
+_CID_SRC = re.compile(r"""src=["']cid:[^"']*["']""", re.IGNORECASE)
+_IMAGE_PLACEHOLDER = (
+    "data:image/svg+xml;base64,"
+    + base64.b64encode(
+        b'<svg xmlns="http://www.w3.org/2000/svg" width="160" height="160" viewBox="0 0 160 160">'
+        b'<rect width="160" height="160" fill="#eee" stroke="#999"/>'
+        b'<text x="80" y="85" font-family="sans-serif" font-size="14" text-anchor="middle">'
+        b"image in the email</text></svg>"
+    ).decode()
 )
 
 
@@ -319,7 +333,9 @@ class CommunicationTemplateAdmin(admin.ModelAdmin):
                 status=404,
                 content_type="text/plain; charset=utf-8",
             )
-        html = str(stored["html"])
+        # Inline images (cid:...) travel with the real message; the preview shows a
+        # labelled placeholder in their place.
+        html = _CID_SRC.sub(f'src="{_IMAGE_PLACEHOLDER}"', str(stored["html"]))
         if not html.lstrip()[:14].lower().startswith(("<!doctype", "<html")):
             # Most messages are a body fragment, as mail clients accept; frame it as one.
             html = (

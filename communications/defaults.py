@@ -1,11 +1,34 @@
 """The templates the platform ships with: version 1 of every event on every channel it
-uses. ``install_defaults`` only adds what is missing, so admins' edits are never undone."""
+uses. ``install_defaults`` only adds what is missing, so admins' edits are never undone.
+
+When a shipped text improves, a data migration calls ``upgrade_shipped_default``: the
+template gets the new text as its next version only while its active version is still
+the text shipped before, untouched."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from django.db.models import Max
+
 SITE = ["site_name"]
+
+# The content id of the card's QR code, attached to the delivery email by the sender.
+CARD_QR_CONTENT_ID = "card-qr"
+
+# The gift card email as first shipped (version 1 on installs before the QR code).
+GIFT_CARD_EMAIL_V1: dict[str, str] = {
+    "subject": "{{ sender_name }} sent you a {{ amount }} gift card for {{ merchant_name }}",
+    "text": "Hello {{ recipient_name }},\n\n{{ sender_name }} sent you a {{ amount }} gift"
+    " card for {{ merchant_name }}.\n\n{{ message }}\n\nYour code:"
+    " {{ code }}\nValid until {{ expires_on }}.\nSee your card: {{ card_url }}\n",
+    "html": "<p>Hello {{ recipient_name }},</p><p>{{ sender_name }} sent you a"
+    " <strong>{{ amount }}</strong> gift card for {{ merchant_name }}.</p>"
+    "<blockquote>{{ message }}</blockquote><p>Your code:"
+    " <strong>{{ code }}</strong><br>Valid until {{ expires_on }}.</p>"
+    '<p><a href="{{ card_url }}">See your card</a></p>',
+}
 
 DEFAULTS: list[dict[str, Any]] = [
     {
@@ -112,15 +135,18 @@ DEFAULTS: list[dict[str, Any]] = [
             "card_url": "https://gifts.example.com/c/sample/",
             "expires_on": "1 Jan 2030",
         },
-        "subject": "{{ sender_name }} sent you a {{ amount }} gift card for {{ merchant_name }}",
-        "text": "Hello {{ recipient_name }},\n\n{{ sender_name }} sent you a {{ amount }} gift"
-        " card for {{ merchant_name }}.\n\n{{ message }}\n\nYour code:"
-        " {{ code }}\nValid until {{ expires_on }}.\nSee your card: {{ card_url }}\n",
+        "subject": GIFT_CARD_EMAIL_V1["subject"],
+        "text": GIFT_CARD_EMAIL_V1["text"],
+        # The QR code is an inline image part of the email (``send(inline_images=...)``):
+        # mail clients block data: URIs and remote images.
         "html": "<p>Hello {{ recipient_name }},</p><p>{{ sender_name }} sent you a"
         " <strong>{{ amount }}</strong> gift card for {{ merchant_name }}.</p>"
         "<blockquote>{{ message }}</blockquote><p>Your code:"
         " <strong>{{ code }}</strong><br>Valid until {{ expires_on }}.</p>"
+        f'<p><img src="cid:{CARD_QR_CONTENT_ID}" alt="QR code of your card" width="160"'
+        ' height="160"></p>'
         '<p><a href="{{ card_url }}">See your card</a></p>',
+        "note": "Shipped default, with the QR code of the card",
     },
     {
         "event": "gift_card_delivered",
@@ -242,3 +268,45 @@ def install_defaults(template_model: Any, version_model: Any) -> int:
         template.save(update_fields=["active_version"])
         created += 1
     return created
+
+
+def shipped_default(event: str, channel: str) -> dict[str, Any]:
+    return next(s for s in DEFAULTS if (s["event"], s["channel"]) == (event, channel))
+
+
+def upgrade_shipped_default(
+    template_model: Any,
+    version_model: Any,
+    *,
+    event: str,
+    channel: str,
+    previous: Mapping[str, str],
+) -> bool:
+    """Make the current shipped text of ``event``/``channel`` the template's next version,
+    active, when its active version is version 1 with exactly the ``previous`` shipped
+    text. An edited template (a later version active, or version 1 changed) is left as
+    the admins made it. Returns whether a version was added."""
+    template = template_model.objects.filter(event=event, channel=channel).first()
+    if template is None or template.active_version_id is None:
+        return False
+    active = version_model.objects.get(pk=template.active_version_id)
+    untouched = active.number == 1 and (
+        active.subject,
+        active.body_text,
+        active.body_html,
+    ) == (previous["subject"], previous["text"], previous["html"])
+    if not untouched:
+        return False
+    spec = shipped_default(event, channel)
+    last = version_model.objects.filter(template=template).aggregate(last=Max("number"))["last"]
+    version = version_model.objects.create(
+        template=template,
+        number=(last or 0) + 1,
+        subject=spec["subject"],
+        body_text=spec["text"],
+        body_html=spec["html"],
+        note=spec.get("note", "Shipped default"),
+    )
+    template.active_version = version
+    template.save(update_fields=["active_version"])
+    return True

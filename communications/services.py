@@ -4,15 +4,18 @@ For each channel asked for, ``send`` checks the admin's switch (and uses the con
 fallback channel, or records the message as suppressed with the reason), applies the
 hourly limits (recorded as rate_limited), renders the active template version, and
 queues delivery on Celery once the caller's transaction commits. Every step ends in a
-``CommunicationLog`` row. ``deliver`` hands a queued message to its channel's backend
-at most once: a retry after a provider error sends again only when the provider did
-not take the message.
+``CommunicationLog`` row. An email may carry inline images (a card's QR code) that its
+HTML shows by content id; they are sealed with the rest of the message. ``deliver``
+hands a queued message to its channel's backend at most once: a retry after a provider
+error sends again only when the provider did not take the message.
 """
 
 from __future__ import annotations
 
+import base64
+import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -49,6 +52,10 @@ logger = structlog.get_logger(__name__)
 DEFAULT_CHANNELS: dict[str, tuple[str, ...]] = {
     Event.OTP_CODE: (Channel.SMS,),
 }
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# A content id goes into a MIME header and a ``cid:`` URL: keep it to safe characters.
+_CONTENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 @dataclass(frozen=True)
@@ -199,15 +206,31 @@ def send(
     *,
     channels: Sequence[str] | None = None,
     merchant: Merchant | None = None,
+    inline_images: Mapping[str, bytes] | None = None,
 ) -> list[CommunicationLog]:
-    """Send ``event`` to ``recipient`` on each of ``channels``; one log row each."""
+    """Send ``event`` to ``recipient`` on each of ``channels``; one log row each.
+
+    ``inline_images`` (content id -> PNG bytes) go with an email only, as parts its HTML
+    shows with ``<img src="cid:<content id>">``; the other channels leave them out."""
+    images = _checked_images(inline_images)
     conf = communication_settings()
     requested_channels = list(channels or DEFAULT_CHANNELS.get(event, (Channel.EMAIL,)))
     taken = {c for c in requested_channels if conf.is_enabled(c)}
     logs = []
     for requested in requested_channels:
-        logs.append(_send_one(conf, event, requested, recipient, context, taken, merchant))
+        logs.append(_send_one(conf, event, requested, recipient, context, taken, merchant, images))
     return logs
+
+
+def _checked_images(images: Mapping[str, bytes] | None) -> dict[str, bytes]:
+    checked: dict[str, bytes] = {}
+    for content_id, data in (images or {}).items():
+        if not _CONTENT_ID.match(content_id):
+            raise ValueError(f"Not a usable content id for an inline image: {content_id!r}")
+        if not bytes(data).startswith(PNG_SIGNATURE):
+            raise ValueError(f"The inline image {content_id!r} is not a PNG.")
+        checked[content_id] = bytes(data)
+    return checked
 
 
 def _send_one(
@@ -218,6 +241,7 @@ def _send_one(
     context: dict[str, Any],
     taken: set[str],
     merchant: Merchant | None,
+    inline_images: dict[str, bytes],
 ) -> CommunicationLog:
     common: dict[str, Any] = {
         "event": event,
@@ -283,9 +307,18 @@ def _send_one(
             error=str(exc),
             template=template,
         )
-    payload = crypto.seal(
-        {"to": address, "subject": rendered.subject, "text": rendered.text, "html": rendered.html}
-    )
+    message: dict[str, Any] = {
+        "to": address,
+        "subject": rendered.subject,
+        "text": rendered.text,
+        "html": rendered.html,
+    }
+    if channel == Channel.EMAIL and inline_images and rendered.html:
+        message["inline_images"] = {
+            content_id: base64.b64encode(data).decode("ascii")
+            for content_id, data in inline_images.items()
+        }
+    payload = crypto.seal(message)
     log = _log(
         **common,
         channel=channel,
@@ -339,6 +372,10 @@ def deliver(log_id: int, *, final_attempt: bool) -> str:
         text=message["text"],
         html=message["html"],
         log_id=log.pk,
+        inline_images={
+            content_id: base64.b64decode(data)
+            for content_id, data in message.get("inline_images", {}).items()
+        },
     )
     try:
         receipt = backend_for(log.channel).send(outgoing)

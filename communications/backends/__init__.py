@@ -8,6 +8,7 @@ calls them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Protocol
@@ -33,6 +34,9 @@ class OutgoingMessage:
     html: str = ""
     log_id: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # Images the HTML body shows with ``<img src="cid:...">``: content id -> PNG bytes.
+    # Only email carries them; other channels' backends ignore them.
+    inline_images: Mapping[str, bytes] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,29 @@
 """Email through Django's email backends (SMTP, or a provider through django-anymail),
-named by ``COMMUNICATIONS_EMAIL_BACKEND``."""
+named by ``COMMUNICATIONS_EMAIL_BACKEND``.
+
+Inline images travel in the message itself, as mail clients block ``data:`` URIs and
+remote images: each is a part with ``Content-ID: <id>`` and ``Content-Disposition:
+inline``, in a multipart/related container with the HTML that shows it::
+
+    multipart/alternative
+        text/plain
+        multipart/related
+            text/html           <img src="cid:card-qr">
+            image/png           Content-ID: <card-qr>
+"""
 
 from __future__ import annotations
 
 import smtplib
 import socket
+from collections.abc import Mapping
+from email.mime.base import MIMEBase
+from email.mime.image import MIMEImage
+from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
-from django.core.mail.message import make_msgid
+from django.core.mail.message import SafeMIMEMultipart, make_msgid
 
 from communications.backends import OutgoingMessage, PermanentError, SentReceipt, TransientError
 
@@ -26,10 +41,58 @@ def _is_transient(exc: Exception) -> bool:
     return status is None or status >= 500 or status == 429
 
 
+def inline_image_part(content_id: str, data: bytes) -> MIMEImage:
+    part = MIMEImage(data, _subtype="png")
+    part["Content-ID"] = f"<{content_id}>"
+    part.add_header("Content-Disposition", "inline", filename=f"{content_id}.png")
+    return part
+
+
+class RelatedEmail(EmailMultiAlternatives):
+    """An email whose HTML alternative shows inline images.
+
+    The image parts are the message's ``attachments``, which is where provider backends
+    (django-anymail) look for inline images. Django's own MIME, for SMTP, would put
+    attachments beside the alternatives in a multipart/mixed, where clients list them as
+    files; here they go in a multipart/related with the HTML instead. Only inline images
+    are ever attached to this class."""
+
+    def __init__(self, *args: Any, inline_images: Mapping[str, bytes], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for content_id, data in inline_images.items():
+            self.attach(inline_image_part(content_id, data))
+
+    def message(self) -> Any:
+        images = [part for part in self.attachments if isinstance(part, MIMEBase)]
+        if not images:
+            return super().message()
+        # Build the text and HTML alternatives alone, then put the images beside the HTML.
+        saved, self.attachments = self.attachments, []
+        try:
+            built = super().message()
+        finally:
+            self.attachments = saved
+        parts = built.get_payload() if built.is_multipart() else []
+        for index, part in enumerate(parts):
+            if part.get_content_type() == "text/html":
+                related = SafeMIMEMultipart(
+                    _subtype="related", encoding=self.encoding or settings.DEFAULT_CHARSET
+                )
+                related.set_param("type", "text/html")
+                related.attach(part)
+                for image in images:
+                    related.attach(image)
+                parts[index] = related
+                return built
+        return super().message()  # no HTML to show them: plain attachments
+
+
 class DjangoEmailBackend:
     def send(self, message: OutgoingMessage) -> SentReceipt:
         msgid = make_msgid(domain=settings.COMMUNICATIONS_MESSAGE_ID_DOMAIN)
-        email = EmailMultiAlternatives(
+        # Images need an HTML body to show them; a text-only email goes without.
+        images = message.inline_images if message.html else {}
+        email = RelatedEmail(
             subject=message.subject,
             body=message.text,
             from_email=settings.DEFAULT_FROM_EMAIL,
@@ -38,6 +101,7 @@ class DjangoEmailBackend:
             connection=get_connection(
                 backend=settings.COMMUNICATIONS_EMAIL_BACKEND, fail_silently=False
             ),
+            inline_images=images,
         )
         if message.html:
             email.attach_alternative(message.html, "text/html")

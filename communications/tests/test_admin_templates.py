@@ -276,3 +276,14 @@ def test_versions_are_numbered_in_order_under_one_writer(
         .values_list("number", flat=True)
     )
     assert numbers == [1, 2, 3, 4]
+
+
+def test_inline_images_are_shown_as_a_placeholder_in_the_preview(admin_client: Client) -> None:
+    template = template_for(event=Event.GIFT_CARD_DELIVERED, channel="email")
+    assert template is not None
+    html = admin_client.get(editor_url(template)).content.decode()
+    frame = re.search(r'<iframe class="rendered-html" src="([^"]+)"', html)
+    assert frame
+    framed = admin_client.get(frame.group(1)).content.decode()
+    assert "cid:" not in framed
+    assert 'src="data:image/svg+xml;base64,' in framed
