@@ -18,6 +18,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("account/", include("accounts.urls")),
     path("m/", include("merchants.urls")),
     path("m/<slug:merchant_slug>/", include("giftcards.urls")),
+    path("m/<slug:merchant_slug>/orders/", include("orders.dashboard_urls")),
     path("api/v1/", include("config.api_urls")),
     path("api/docs/", ApiDocsView.as_view(), name="api-docs"),
     path("hooks/", include("communications.urls")),

@@ -104,3 +104,19 @@ class PaymentProviderError(OrderError):
     code = "payment_provider_error"
     status = 502
     title = "Payment provider unavailable"
+
+
+class ResendRefused(OrderError, UnprocessableError):
+    """The card cannot be sent again (void, refunded, expired, or not sent yet)."""
+
+    code = "resend_refused"
+    status = 422
+    title = "Card cannot be sent again"
+
+
+class ResendRateLimited(OrderError):
+    """Too many resends of one card within the hour."""
+
+    code = "resend_rate_limited"
+    status = 429
+    title = "Too many resends"

@@ -28,3 +28,13 @@ def due_deliveries_to_claim(*, delivery_id: int) -> QuerySet[CardDelivery]:
         .filter(pk=delivery_id, status=DeliveryStatus.SCHEDULED)
         .order_by("pk")
     )
+
+
+def lock_delivery(*, delivery_id: int) -> CardDelivery | None:
+    """The delivery, locked, with what a message about its card needs loaded."""
+    return (
+        CardDelivery.objects.select_for_update(of=("self",))
+        .select_related("order__merchant", "card__gift_card", "card__line")
+        .filter(pk=delivery_id)
+        .first()
+    )

@@ -3,18 +3,111 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Sum
 
 from communications.masking import mask
 from core.money import format_money
+from giftcards.models import CardStatus, GiftCard
 from merchants.models import Merchant
-from orders.models import CardDelivery, FulfilledCard, Order, OrderLine
+from orders.models import (
+    CardDelivery,
+    FulfilledCard,
+    Order,
+    OrderLine,
+    OrderStatus,
+    PaymentEvent,
+)
+
+PAID_STATUSES = (OrderStatus.PAID, OrderStatus.FULFILLED)
 
 
-def order_list(*, merchant: Merchant) -> QuerySet[Order]:
-    return Order.objects.filter(merchant=merchant).order_by("-created_at")
+def order_list(
+    *,
+    merchant: Merchant,
+    status: str | None = None,
+    provider: str | None = None,
+    created_from: datetime | None = None,
+    created_before: datetime | None = None,
+    search: str = "",
+) -> QuerySet[Order]:
+    """The merchant's orders, newest first, narrowed by each filter given.
+
+    ``search`` matches an order id, the buyer's email or a recipient's email (a part of
+    any of them, case-insensitive)."""
+    orders = Order.objects.filter(merchant=merchant)
+    if status:
+        orders = orders.filter(status=status)
+    if provider:
+        orders = orders.filter(provider=provider)
+    if created_from is not None:
+        orders = orders.filter(created_at__gte=created_from)
+    if created_before is not None:
+        orders = orders.filter(created_at__lt=created_before)
+    term = search.strip()
+    if term:
+        recipient = OrderLine.objects.filter(
+            merchant=merchant, order=OuterRef("pk"), recipient_email__icontains=term
+        )
+        orders = orders.filter(
+            Q(public_id__icontains=term) | Q(buyer_email__icontains=term) | Exists(recipient)
+        )
+    return orders.order_by("-created_at", "-pk")
+
+
+@dataclass(frozen=True)
+class CurrencyFigure:
+    currency: str
+    count: int
+    amount: int
+
+    @property
+    def amount_label(self) -> str:
+        return format_money(self.amount, self.currency)
+
+
+def order_totals(orders: QuerySet[Order]) -> list[CurrencyFigure]:
+    """Count and total of ``orders`` per currency, added up by the database."""
+    rows = (
+        orders.order_by()
+        .values("currency")
+        .annotate(count=Count("pk"), amount=Sum("total"))
+        .order_by("currency")
+    )
+    return [
+        CurrencyFigure(currency=row["currency"], count=row["count"], amount=row["amount"] or 0)
+        for row in rows
+    ]
+
+
+def order_sales(orders: QuerySet[Order]) -> list[CurrencyFigure]:
+    """Paid orders among ``orders`` (paid or fulfilled: money taken and kept) and their
+    revenue per currency, added up by the database."""
+    return order_totals(orders.filter(status__in=PAID_STATUSES))
+
+
+def order_for_dashboard(*, merchant: Merchant, public_id: str) -> Order | None:
+    """One of the merchant's orders with everything its dashboard page shows, in a
+    fixed number of queries; None for an order of another merchant."""
+    cards = FulfilledCard.objects.select_related(
+        "gift_card", "delivery", "delivery__email_log", "delivery__sms_log"
+    ).order_by("unit_index")
+    lines = (
+        OrderLine.objects.select_related("product")
+        .prefetch_related(Prefetch("cards", queryset=cards))
+        .order_by("pk")
+    )
+    events = PaymentEvent.objects.filter(merchant=merchant).order_by("received_at", "pk")
+    return (
+        Order.objects.select_related("merchant")
+        .prefetch_related(
+            Prefetch("lines", queryset=lines), Prefetch("payment_events", queryset=events)
+        )
+        .filter(merchant=merchant, public_id=public_id)
+        .first()
+    )
 
 
 def order_for_status_page(*, public_id: str) -> Order | None:
@@ -41,6 +134,8 @@ class CardRow:
     amount: str
     status: str
     delivery: str
+    # The delivery the buyer may ask to send again (None: nothing to resend).
+    resend_delivery_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +169,18 @@ def _delivery_label(delivery: CardDelivery | None, tz: ZoneInfo | None) -> str:
     return "Cancelled"
 
 
+def delivery_resendable(delivery: CardDelivery | None, *, order: Order, card: GiftCard) -> bool:
+    """Whether a Resend button makes sense: the card went out (or failed to) and is still
+    good. The service checks again, under its lock, and explains any refusal."""
+    if delivery is None or delivery.status not in ("sent", "failed"):
+        return False
+    return (
+        order.status != OrderStatus.REFUNDED
+        and card.status in (CardStatus.ACTIVE, CardStatus.REDEEMED, CardStatus.PENDING)
+        and not card.is_expired()
+    )
+
+
 def status_page_lines(order: Order) -> list[LineRow]:
     rows = []
     for line in order.lines.all():
@@ -92,6 +199,12 @@ def status_page_lines(order: Order) -> list[LineRow]:
                     amount=format_money(card.initial_amount, card.currency),
                     status=card.get_status_display(),
                     delivery=_delivery_label(delivery, tz),
+                    resend_delivery_id=(
+                        delivery.pk
+                        if delivery is not None
+                        and delivery_resendable(delivery, order=order, card=card)
+                        else None
+                    ),
                 )
             )
         rows.append(

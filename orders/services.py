@@ -28,6 +28,7 @@ from typing import Any
 import structlog
 from django.conf import settings
 from django.core import signing
+from django.core.cache import cache as shared_cache
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
@@ -56,8 +57,10 @@ from orders.exceptions import (
     ProductUnavailable,
     RecipientRequired,
     RefundRefused,
+    ResendRateLimited,
+    ResendRefused,
 )
-from orders.locks import due_deliveries_to_claim, lock_order
+from orders.locks import due_deliveries_to_claim, lock_delivery, lock_order
 from orders.models import (
     MAX_MESSAGE_LENGTH,
     MAX_QUANTITY,
@@ -68,6 +71,7 @@ from orders.models import (
     OrderLine,
     OrderStatus,
 )
+from orders.payments.refunds import refund_at_provider
 
 logger = structlog.get_logger(__name__)
 
@@ -574,13 +578,22 @@ def order_cancel(*, order_id: int, reason: str = "") -> Order:
     return order
 
 
-def order_refund(*, order_id: int, reason: str = "", actor: User | None = None) -> Order:
+def order_refund(
+    *,
+    order_id: int,
+    reason: str = "",
+    actor: User | None = None,
+    at_provider: bool = True,
+) -> Order:
     """Paid or fulfilled -> refunded, voiding every card of the order.
 
     Refused, with nothing changed, when any card was used (spent from, voided or
     expired): the cards are locked first, so no redemption slips in between the check
-    and the void. Returning the money at the provider is the provider's refund (a
-    Stripe refund arrives here as ``charge.refunded``)."""
+    and the void. With ``at_provider`` the money goes back through the provider first
+    (Stripe: a refund of the PaymentIntent, idempotent per order); a provider that
+    refuses leaves the order, its cards and their ledgers as they were. The provider's
+    own refund notice (``charge.refunded``) passes ``at_provider=False`` and finds the
+    order already refunded."""
     with transaction.atomic():
         order = lock_order(order_id=order_id)
         if order.status == OrderStatus.REFUNDED:
@@ -607,6 +620,10 @@ def order_refund(*, order_id: int, reason: str = "", actor: User | None = None) 
                 f"({endings}) {'has' if len(used) == 1 else 'have'} already been used.",
                 extra={"used_cards": [card.public_id for card in used]},
             )
+        if at_provider:
+            # Inside the lock and after every check: money goes back only for an order
+            # that will be refunded here, and a provider refusal rolls nothing forward.
+            refund_at_provider(order)
         note = reason.strip() or f"Order {order.public_id} refunded"
         for card in cards:
             giftcard_void(
@@ -675,12 +692,18 @@ def delivery_send(*, delivery_id: int) -> CardDelivery | None:
             delivery.failure_reason = f"The card is {card.get_status_display().lower()}."
             delivery.save(update_fields=["status", "attempted_at", "failure_reason"])
             return delivery
+        from orders.card_images import qr_png
+
+        context = _delivery_context(delivery)
         logs: list[CommunicationLog] = send(
             Event.GIFT_CARD_DELIVERED,
             Recipient(email=delivery.recipient_email, phone=delivery.recipient_phone),
-            _delivery_context(delivery),
+            context,
             channels=list(delivery.channels),
             merchant=delivery.order.merchant,
+            # Mail clients block data: URIs and remote images: the email carries the QR
+            # code of the card as an inline part, shown by <img src="cid:card-qr">.
+            inline_images={"card-qr": qr_png(context["code"])},
         )
         for log in logs:
             if log.requested_channel == Channel.EMAIL:
@@ -712,3 +735,108 @@ def due_delivery_ids(*, now: datetime | None = None, limit: int = 500) -> list[i
         .order_by("deliver_at", "pk")
         .values_list("pk", flat=True)[:limit]
     )
+
+
+# --- Resending a delivered card -----------------------------------------------------
+
+RESEND_LIMIT = 3
+RESEND_WINDOW = timedelta(hours=1)
+_RESENDABLE = frozenset({DeliveryStatus.SENT, DeliveryStatus.FAILED})
+
+
+def _resend_key(card_id: int) -> str:
+    return f"orders:resend:card:{card_id}"
+
+
+def _recent_resends(card_id: int, now: datetime) -> list[float]:
+    """Times (epoch seconds) of this card's resends within the last hour."""
+    since = (now - RESEND_WINDOW).timestamp()
+    stamps = shared_cache.get(_resend_key(card_id)) or []
+    return [stamp for stamp in stamps if isinstance(stamp, (int, float)) and stamp > since]
+
+
+def _check_resendable(order: Order, delivery: CardDelivery, card: GiftCard) -> None:
+    if order.status == OrderStatus.REFUNDED:
+        raise ResendRefused("This order was refunded: its cards are void and are not sent again.")
+    if card.status in (CardStatus.VOID, CardStatus.EXPIRED) or card.is_expired():
+        state = "expired" if card.is_expired() else card.get_status_display().lower()
+        raise ResendRefused(f"The card ending {card.last4} is {state}: it is not sent again.")
+    if delivery.status == DeliveryStatus.SCHEDULED:
+        raise ResendRefused(
+            f"The card ending {card.last4} has not been sent yet: it goes out as scheduled."
+        )
+    if delivery.status not in _RESENDABLE:
+        raise ResendRefused(f"The delivery of the card ending {card.last4} was cancelled.")
+
+
+def delivery_resend(*, delivery_id: int, actor: User | None) -> CardDelivery:
+    """Send a delivered card again to the same recipient, with a fresh card link, through
+    the one send path. At most ``RESEND_LIMIT`` resends per card per hour.
+
+    Refused, with nothing changed (no message, no log row, no count), for a card that is
+    void, expired or refunded, for a delivery that has not gone out yet, and beyond the
+    limit. The order is locked first, as a refund does, so a refund and a resend of the
+    same order never interleave, and the count is read and written under that lock."""
+    now = timezone.now()
+    with transaction.atomic():
+        found = CardDelivery.objects.filter(pk=delivery_id).values_list("order_id", flat=True)
+        order_id = found.first()
+        if order_id is None:
+            raise ResendRefused("No such delivery.")
+        order = lock_order(order_id=order_id)
+        delivery = lock_delivery(delivery_id=delivery_id)
+        if delivery is None:  # pragma: no cover - deliveries are never deleted
+            raise ResendRefused("No such delivery.")
+        card = delivery.card.gift_card
+        _check_resendable(order, delivery, card)
+        recent = _recent_resends(card.pk, now)
+        if len(recent) >= RESEND_LIMIT:
+            logger.warning(
+                "card_resend_rate_limited", delivery_id=delivery.pk, order=order.public_id
+            )
+            raise ResendRateLimited(
+                f"The card ending {card.last4} was sent again {RESEND_LIMIT} times in the last "
+                "hour. Please wait before sending it once more.",
+                extra={
+                    "retry_after": int(
+                        min(recent) + RESEND_WINDOW.total_seconds() - now.timestamp()
+                    )
+                    + 1
+                },
+            )
+        logs: list[CommunicationLog] = send(
+            Event.GIFT_CARD_DELIVERED,
+            Recipient(email=delivery.recipient_email, phone=delivery.recipient_phone),
+            _delivery_context(delivery),
+            channels=list(delivery.channels),
+            merchant=order.merchant,
+        )
+        for log in logs:
+            if log.requested_channel == Channel.EMAIL:
+                delivery.email_log = log
+            elif log.requested_channel == Channel.SMS:
+                delivery.sms_log = log
+        delivery.attempted_at = now
+        if logs and all(log.status in _NOT_SENT for log in logs):
+            delivery.status = DeliveryStatus.FAILED
+            delivery.failure_reason = "; ".join(log.reason for log in logs if log.reason)[:300]
+        else:
+            delivery.status = DeliveryStatus.SENT
+            delivery.failure_reason = ""
+        delivery.save(
+            update_fields=["status", "attempted_at", "email_log", "sms_log", "failure_reason"]
+        )
+        shared_cache.set(
+            _resend_key(card.pk),
+            [*recent, now.timestamp()],
+            timeout=int(RESEND_WINDOW.total_seconds()),
+        )
+    logger.info(
+        "card_delivery_resent",
+        delivery_id=delivery.pk,
+        order=order.public_id,
+        status=delivery.status,
+        channels=list(delivery.channels),
+        actor_id=actor.pk if actor is not None else None,
+    )
+    return delivery

@@ -1,9 +1,9 @@
 """The buyer's pages: the order status page, the test provider's payment page, and a
-recipient's card page; plus Stripe's webhook endpoint.
+recipient's card page (printable, and as a PDF); plus Stripe's webhook endpoint.
 
 The status page opens with the signed ``?t=`` of the buyer's link (or for the signed-in
-buyer); the test payment page with its own signed ``?t=``; a card page with the signed
-token in its path. Anything else is a 404, so order ids reveal nothing.
+buyer); the test payment page with its own signed ``?t=``; a card page and its PDF with
+the signed token in their path. Anything else is a 404, so order ids reveal nothing.
 """
 
 from __future__ import annotations
@@ -21,16 +21,18 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import dateformat, timezone
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core.errors import ApplicationError
-from core.money import format_money
+from core.money import exponent, format_money, to_decimal
 from giftcards import codes
-from giftcards.models import GiftCard
+from giftcards.models import CardStatus, GiftCard
 from orders import selectors
-from orders.models import Order, OrderStatus, PaymentProvider
+from orders.card_images import PrintableCard, card_pdf_bytes
+from orders.models import FulfilledCard, Order, OrderStatus, PaymentProvider
 from orders.payments import testmode, testmode_enabled
 from orders.payments.stripe_events import handle_event
 from orders.services import (
@@ -40,6 +42,7 @@ from orders.services import (
     order_mark_failed,
     order_mark_paid,
 )
+from storefront.branding import palette_for
 
 logger = structlog.get_logger(__name__)
 
@@ -131,9 +134,11 @@ def _qr_data_uri(text: str) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-@require_http_methods(["GET", "HEAD"])
-def card(request: HttpRequest, token: str) -> HttpResponse:
-    """A delivered card: the link in the recipient's message is the card itself."""
+_USABLE = (CardStatus.ACTIVE, CardStatus.REDEEMED)
+
+
+def _card_for_token(token: str) -> GiftCard:
+    """The card a link's token names; a 404 for a forged, altered or expired token."""
     public_id = card_public_id_from_token(token)
     gift = (
         GiftCard.objects.select_related("merchant").filter(public_id=public_id).first()
@@ -142,6 +147,40 @@ def card(request: HttpRequest, token: str) -> HttpResponse:
     )
     if gift is None:
         raise Http404("No such card.")
+    return gift
+
+
+def _gift_message(gift: GiftCard) -> str:
+    """The buyer's message to the recipient, when the card was bought as a gift."""
+    fulfilled = FulfilledCard.objects.select_related("line").filter(gift_card=gift).first()
+    if fulfilled is None or not fulfilled.line.is_gift:
+        return ""
+    return fulfilled.line.message
+
+
+def _logo_url(gift: GiftCard) -> str:
+    try:
+        return gift.merchant.logo.url if gift.merchant.logo else ""
+    except ValueError:  # a file field without a file
+        return ""
+
+
+def _plain_money(amount: int, currency: str) -> str:
+    """``25.00 EUR``: the amount without a currency symbol a font may not have."""
+    return f"{to_decimal(amount, currency):,.{exponent(currency)}f} {currency.upper()}"
+
+
+def _expires_on(gift: GiftCard) -> str:
+    if gift.expires_at is None:
+        return ""
+    return dateformat.format(timezone.localtime(gift.expires_at), "j M Y")
+
+
+@require_http_methods(["GET", "HEAD"])
+def card(request: HttpRequest, token: str) -> HttpResponse:
+    """A delivered card: the link in the recipient's message is the card itself. It
+    prints as a one-page card (a print stylesheet) and downloads as a PDF."""
+    gift = _card_for_token(token)
     code = codes.format_code(codes.decrypt(gift.code_encrypted))
     context = {
         "card": gift,
@@ -150,8 +189,36 @@ def card(request: HttpRequest, token: str) -> HttpResponse:
         "qr": _qr_data_uri(code),
         "amount": format_money(gift.initial_amount, gift.currency),
         "balance": format_money(gift.balance, gift.currency),
+        "usable": gift.status in _USABLE,
+        "message": _gift_message(gift),
+        "token": token,
+        "pdf_url": reverse("orders:card-pdf", kwargs={"token": token}),
+        "brand_version": palette_for(gift.merchant.brand_colour).version,
+        "logo_url": _logo_url(gift),
     }
     return _private(render(request, "orders/card.html", context))
+
+
+@require_http_methods(["GET", "HEAD"])
+def card_pdf(request: HttpRequest, token: str) -> HttpResponse:
+    """The card page's card as a one-page PDF, for a card that can still be used."""
+    gift = _card_for_token(token)
+    if gift.status not in _USABLE:
+        raise Http404("No such card.")
+    printable = PrintableCard(
+        merchant_name=gift.merchant.name,
+        brand_colour=gift.merchant.brand_colour,
+        amount=format_money(gift.initial_amount, gift.currency),
+        amount_ascii=_plain_money(gift.initial_amount, gift.currency),
+        code=codes.format_code(codes.decrypt(gift.code_encrypted)),
+        expires_on=_expires_on(gift),
+        message=_gift_message(gift),
+        site_name=settings.PLATFORM_NAME,
+    )
+    response = HttpResponse(card_pdf_bytes(printable), content_type="application/pdf")
+    slug = gift.merchant.slug or "card"
+    response["Content-Disposition"] = f'attachment; filename="{slug}-gift-card.pdf"'
+    return _private(response)
 
 
 @csrf_exempt

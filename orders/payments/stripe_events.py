@@ -79,7 +79,7 @@ def _refunded(order: Order, charge: dict[str, Any]) -> Outcome:
     if not charge.get("refunded"):
         return PaymentEventOutcome.IGNORED, "partial refund: cards left as they are"
     before = order.status
-    updated = order_refund(order_id=order.pk, reason="Refunded through Stripe")
+    updated = order_refund(order_id=order.pk, reason="Refunded through Stripe", at_provider=False)
     if before == updated.status:
         return PaymentEventOutcome.IGNORED, "order already refunded"
     return PaymentEventOutcome.APPLIED, "order refunded"
