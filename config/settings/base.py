@@ -86,6 +86,7 @@ LOCAL_APPS = [
     "audit",
     "orders",
     "storefront",
+    "wallet",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
