@@ -30,6 +30,7 @@ class Event(models.TextChoices):
     GIFT_CARD_DELIVERED = "gift_card_delivered", "Gift card delivered"
     GIFT_CARD_EXPIRY_REMINDER = "gift_card_expiry_reminder", "Gift card expiry reminder"
     REDEMPTION_RECEIPT = "redemption_receipt", "Redemption receipt"
+    ORDER_RECEIPT = "order_receipt", "Order receipt"
     PAYOUT_SENT = "payout_sent", "Payout sent"
     TEST_MESSAGE = "test_message", "Test message"
     SYSTEM_EMAIL = "system_email", "Other platform email"

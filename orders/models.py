@@ -76,6 +76,9 @@ class Order(models.Model):
 
     class Meta:
         ordering = ("-created_at",)
+        # Refunding moves money back at the provider and voids cards: platform staff
+        # need this in addition to viewing orders.
+        permissions = [("refund_order", "Can refund orders")]
         indexes = [
             models.Index(fields=["merchant", "-created_at"], name="order_merchant_created"),
             models.Index(fields=["merchant", "status"], name="order_merchant_status"),

@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
+import stripe
 import structlog
 from django.conf import settings
 from django.core import signing
@@ -70,6 +71,7 @@ from orders.models import (
     Order,
     OrderLine,
     OrderStatus,
+    PaymentProvider,
 )
 from orders.payments.refunds import refund_at_provider
 
@@ -538,6 +540,8 @@ def order_fulfil(*, order_id: int) -> Order:
                 issued += 1
         CardDelivery.objects.bulk_create(deliveries)
         _move(order, OrderStatus.FULFILLED, now, fulfilled_at=now, failed_reason="")
+        # Robust: a receipt that cannot be sent never holds back the cards' delivery.
+        transaction.on_commit(lambda: _send_receipt(order.pk), robust=True)
         logger.info("order_cards_issued", order=order.public_id, cards=issued)
         due = [d.pk for d in CardDelivery.objects.filter(order=order, deliver_at__lte=now)]
         if due:
@@ -550,6 +554,61 @@ def _send_now(delivery_ids: list[int]) -> None:
 
     for delivery_id in delivery_ids:
         send_delivery.delay(delivery_id)
+
+
+def _send_receipt(order_id: int) -> None:
+    """Email the buyer the receipt of a fulfilled order: each line, for whom and when it is
+    delivered, the total and the link to the order page. It never holds a card code: the
+    codes go only to whoever each card is for. Times are in the buyer's time zone."""
+    order = Order.objects.select_related("merchant", "buyer").get(pk=order_id)
+    lines = list(order.lines.select_related("product").order_by("pk"))
+
+    def local(when: datetime, zone: str) -> str:
+        tz = zoneinfo.ZoneInfo(zone or "UTC")
+        return f"{when.astimezone(tz):%d %b %Y, %H:%M} ({tz.key})"
+
+    order_url = (
+        settings.SITE_URL.rstrip("/")
+        + reverse("orders:status", kwargs={"public_id": order.public_id})
+        + f"?t={order_access_token(order)}"
+    )
+    zone = next((line.buyer_timezone for line in lines if line.buyer_timezone), "")
+    context = {
+        "buyer_name": order.buyer_name or "there",
+        "merchant_name": order.merchant.name,
+        "order_id": order.public_id,
+        "ordered_on": local(order.paid_at or order.created_at, zone),
+        "lines": [
+            {
+                "product": line.product.name,
+                "amount": format_money(line.amount, order.currency),
+                "quantity": line.quantity,
+                "subtotal": format_money(line.subtotal, order.currency),
+                "recipient": (
+                    (line.recipient_name or line.recipient_email or line.recipient_phone)
+                    if line.is_gift
+                    else "you"
+                ),
+                "delivery": (
+                    local(line.deliver_at, line.buyer_timezone) if line.deliver_at else "At once"
+                ),
+            }
+            for line in lines
+        ],
+        "total": format_money(order.total, order.currency),
+        "payment_method": (
+            "Test mode" if order.is_test else f"Card ({order.get_provider_display()})"
+        ),
+        "order_url": order_url,
+    }
+    logs = send(
+        Event.ORDER_RECEIPT,
+        Recipient(email=order.buyer_email, user=order.buyer),
+        context,
+        channels=[Channel.EMAIL],
+        merchant=order.merchant,
+    )
+    logger.info("order_receipt", order=order.public_id, status=[log.status for log in logs])
 
 
 def order_mark_failed(*, order_id: int, reason: str = "") -> Order:
@@ -840,3 +899,103 @@ def delivery_resend(*, delivery_id: int, actor: User | None) -> CardDelivery:
         actor_id=actor.pk if actor is not None else None,
     )
     return delivery
+
+
+# --- Abandoned checkouts ------------------------------------------------------------
+
+ABANDONED_REASON = "The checkout was abandoned: the order was not paid in time."
+_EXPIRY_BATCH = 500
+
+
+def orders_expire_abandoned(
+    *, older_than: timedelta = timedelta(hours=24), now: datetime | None = None
+) -> int:
+    """Cancel every pending order created more than ``older_than`` before ``now``; the
+    number cancelled.
+
+    Each order is cancelled on its own, under its lock, through ``order_cancel``. An
+    order locked by someone else (a checkout being opened, a payment arriving) is
+    skipped, never waited for: the next run looks again. A Stripe order's Checkout
+    Session is expired at Stripe first, so the buyer can no longer pay it; an order
+    whose session Stripe reports complete (or that Stripe cannot answer for) stays
+    pending, as its payment confirmation may still be on its way. Running it again
+    changes nothing."""
+    cutoff = (now or timezone.now()) - older_than
+    stale = Order.objects.filter(status=OrderStatus.PENDING, created_at__lt=cutoff)
+    cancelled = 0
+    last_pk = 0
+    while True:
+        batch = list(
+            stale.filter(pk__gt=last_pk).order_by("pk").values_list("pk", flat=True)[:_EXPIRY_BATCH]
+        )
+        for order_id in batch:
+            if _expire_abandoned_order(order_id=order_id, cutoff=cutoff):
+                cancelled += 1
+        if len(batch) < _EXPIRY_BATCH:
+            break
+        last_pk = batch[-1]
+    if cancelled:
+        logger.info("abandoned_orders_cancelled", count=cancelled, older_than=str(older_than))
+    return cancelled
+
+
+def _expire_abandoned_order(*, order_id: int, cutoff: datetime) -> bool:
+    with transaction.atomic():
+        order = (
+            Order.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(pk=order_id, status=OrderStatus.PENDING, created_at__lt=cutoff)
+            .first()
+        )
+        if order is None:  # paid or cancelled meanwhile, or held by a checkout right now
+            return False
+        if not _checkout_closed_at_provider(order):
+            return False
+        order_cancel(order_id=order.pk, reason=ABANDONED_REASON)
+    return True
+
+
+def _checkout_closed_at_provider(order: Order) -> bool:
+    """Whether the order's checkout can no longer be paid. Only a Stripe Checkout Session
+    can still be: it is expired at Stripe, and the order is closed only if Stripe
+    confirms the session expired (now or earlier)."""
+    if order.provider != PaymentProvider.STRIPE or not order.provider_reference:
+        return True
+    session_id = order.provider_reference
+    api_key = str(settings.STRIPE_SECRET_KEY or "")
+    if not api_key:
+        logger.warning("abandoned_order_kept", order=order.public_id, why="stripe_not_configured")
+        return False
+    try:
+        session = stripe.checkout.Session.expire(session_id, api_key=api_key)
+    except stripe.InvalidRequestError:
+        # Only an open session can be expired: ask what it became instead.
+        try:
+            session = stripe.checkout.Session.retrieve(session_id, api_key=api_key)
+        except stripe.StripeError as exc:
+            logger.warning("abandoned_order_kept", order=order.public_id, error=type(exc).__name__)
+            return False
+    except stripe.StripeError as exc:
+        logger.warning("abandoned_order_kept", order=order.public_id, error=type(exc).__name__)
+        return False
+    status = str(getattr(session, "status", "") or "")
+    if status == "expired":
+        return True
+    payment_status = str(getattr(session, "payment_status", "") or "")
+    if status == "complete" and payment_status == "paid":
+        # Paid at Stripe long ago and still not paid here: the confirmation was lost and
+        # the buyer has paid for cards they do not have. Someone must look.
+        logger.error(
+            "abandoned_order_paid_at_stripe",
+            order=order.public_id,
+            session=session_id,
+            payment_status=payment_status,
+        )
+        return False
+    # Complete with a payment still settling (a bank debit): its outcome will come.
+    logger.warning(
+        "abandoned_order_kept",
+        order=order.public_id,
+        session_status=status,
+        payment_status=payment_status,
+    )
+    return False

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import structlog
 from celery import shared_task
+from django.conf import settings
 
 from orders.models import CardDelivery
-from orders.services import delivery_send, due_delivery_ids
+from orders.services import delivery_send, due_delivery_ids, orders_expire_abandoned
 
 logger = structlog.get_logger(__name__)
 
@@ -32,6 +35,13 @@ def send_due_deliveries() -> int:
     if sent:
         logger.info("due_deliveries_sent", count=sent)
     return sent
+
+
+@shared_task(name="orders.expire_abandoned", acks_late=True)
+def expire_abandoned() -> int:
+    """Cancel the pending orders nobody paid within ``ORDER_PENDING_TTL_HOURS`` (a repeat,
+    or two workers at once, cancel each order once)."""
+    return orders_expire_abandoned(older_than=timedelta(hours=settings.ORDER_PENDING_TTL_HOURS))
 
 
 def _send_one(delivery_id: int) -> CardDelivery | None:

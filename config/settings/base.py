@@ -414,11 +414,19 @@ STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
 if PAYMENT_PROVIDER == "stripe":
     # The checkout form's redirect goes to Stripe's payment page.
     CONTENT_SECURITY_POLICY["DIRECTIVES"]["form-action"].append("https://checkout.stripe.com")
+# A pending order nobody paid within this many hours is cancelled (its Stripe
+# Checkout Session expired first), so it does not wait for payment forever.
+ORDER_PENDING_TTL_HOURS = env.int("ORDER_PENDING_TTL_HOURS", default=24)
 # Scheduled gift card deliveries go out within a minute of their time.
 CELERY_BEAT_SCHEDULE["send-due-card-deliveries"] = {
     "task": "orders.send_due_deliveries",
     "schedule": timedelta(minutes=1),
     "options": {"expires": 55},
+}
+CELERY_BEAT_SCHEDULE["expire-abandoned-orders"] = {
+    "task": "orders.expire_abandoned",
+    "schedule": timedelta(hours=1),
+    "options": {"expires": 55 * 60},
 }
 
 # --- REST API -----------------------------------------------------------------

@@ -4,7 +4,9 @@ Each event id is recorded (``PaymentEvent``) in the same transaction as its effe
 repeated delivery finds its id and changes nothing, and an error rolls both back so
 Stripe's retry applies it later. Events that arrive out of order or late are recorded,
 logged and ignored: a ``completed`` for an order that already failed or expired, an
-``expired`` for an order that is paid, a second ``completed``.
+``expired`` for an order that is paid, a second ``completed``. A payment for an order
+that is closed (failed, or cancelled as an abandoned checkout) issues no cards and is
+logged as an error: the money is at Stripe and must be refunded there.
 """
 
 from __future__ import annotations
@@ -21,6 +23,11 @@ from orders.services import order_mark_failed, order_mark_paid, order_refund
 logger = structlog.get_logger(__name__)
 
 Outcome = tuple[str, str]
+
+# Events that say no money moved: one arriving for a closed order needs nobody.
+_NO_PAYMENT_EVENTS = frozenset(
+    {"checkout.session.expired", "checkout.session.async_payment_failed"}
+)
 
 
 _SESSION_EVENTS = frozenset(
@@ -121,14 +128,16 @@ def handle_event(event: dict[str, Any]) -> PaymentEvent | None:
                 outcome, detail = _apply(event_type, order, obj)
             except IllegalOrderTransition as exc:
                 outcome, detail = PaymentEventOutcome.IGNORED, exc.detail
-                if event_type != "checkout.session.expired":
-                    # Money may have moved for an order that is closed: someone must look.
+                if event_type not in _NO_PAYMENT_EVENTS:
+                    # Money may have moved for an order that is closed: a payment for a
+                    # failed or cancelled order issues no cards, so someone must refund it.
                     logger.error(
                         "stripe_event_for_closed_order",
                         event_id=event_id,
                         type=event_type,
                         order=order.public_id,
                         status=order.status,
+                        payment_intent=str(obj.get("payment_intent") or ""),
                     )
             except (PaymentMismatch, RefundRefused) as exc:
                 outcome, detail = PaymentEventOutcome.REFUSED, exc.detail
