@@ -14,7 +14,7 @@ from django.http import HttpRequest
 from core.errors import ApplicationError
 from orders.payments import start_checkout
 from orders.services import LineRequest, order_create
-from storefront.forms import PurchaseForm
+from storefront.forms import Purchase, RecipientForm
 
 # The orders service names fields after its own arguments; the form names some differently.
 _FORM_FIELD_FOR = {
@@ -25,42 +25,62 @@ _FORM_FIELD_FOR = {
 }
 
 
-def form_field_for(error: ApplicationError, form: PurchaseForm) -> str | None:
-    """The form field a service refusal is about, or None for the whole form."""
+def show_refusal(error: ApplicationError, purchase: Purchase) -> None:
+    """Put a service refusal on the field it is about (in the right recipient block for a
+    gift's line), or above the form when it is about no field shown."""
     name = getattr(error, "field", None)
-    if not name:
-        return None
-    name = _FORM_FIELD_FOR.get(name, name)
+    name = _FORM_FIELD_FOR.get(name, name) if name else None
+    line = getattr(error, "line", None)
+    if name and purchase.is_gift and name in RecipientForm.base_fields:
+        recipients = purchase.filled_recipients()
+        if line is None and len(recipients) == 1:
+            line = 0
+        if isinstance(line, int) and 0 <= line < len(recipients):
+            recipients[line].add_error(name, error.detail)
+            return
+    form = purchase.form
     if name is None or name not in form.fields or form[name].is_hidden:
-        return None
-    return name
+        form.add_error(None, error.detail)
+    else:
+        form.add_error(name, error.detail)
 
 
-def place_order(*, request: HttpRequest, form: PurchaseForm) -> str:
-    """Create the order for a valid form and return the URL of its payment page.
+def place_order(*, request: HttpRequest, purchase: Purchase) -> str:
+    """Create the order for a valid purchase and return the URL of its payment page:
+    one line for oneself (with its quantity), or one line for each recipient of a gift.
 
     Raises the service's ``ApplicationError`` when the order or the checkout is refused.
     """
-    data: dict[str, Any] = form.cleaned_data
-    product = form.product
-    line = LineRequest(
-        product,
-        data["amount"],
-        quantity=data["quantity"],
-        is_gift=form.is_gift,
-        recipient_name=data["recipient_name"].strip(),
-        recipient_email=data["recipient_email"],
-        recipient_phone=data["recipient_phone"],
-        message=data["message"].strip(),
-        deliver_at=data["deliver_at"],
-        buyer_timezone=data["timezone"],
-    )
+    data: dict[str, Any] = purchase.form.cleaned_data
+    product = purchase.product
+    if purchase.is_gift:
+        lines = [
+            LineRequest(
+                product,
+                data["amount"],
+                quantity=1,
+                is_gift=True,
+                recipient_name=r["recipient_name"].strip(),
+                recipient_email=r["recipient_email"],
+                recipient_phone=r["recipient_phone"],
+                message=r["message"].strip(),
+                deliver_at=r["deliver_at"],
+                buyer_timezone=data["timezone"],
+            )
+            for r in (f.cleaned_data for f in purchase.filled_recipients())
+        ]
+    else:
+        lines = [
+            LineRequest(
+                product, data["amount"], quantity=data["quantity"], buyer_timezone=data["timezone"]
+            )
+        ]
     user = request.user
     order = order_create(
         merchant=product.merchant,
         buyer=user if user.is_authenticated else None,
         buyer_email=data["buyer_email"],
         buyer_name=data["buyer_name"].strip(),
-        lines=[line],
+        lines=lines,
     )
     return start_checkout(order, request=request)

@@ -28,8 +28,9 @@ from giftcards.lookups import LookupClient, find_card_by_code
 from giftcards.models import CardStatus, GiftCard, LookupChannel, Product
 from merchants.models import Merchant
 from storefront import branding, checkout, pricing, selectors, seo
-from storefront.forms import BalanceForm, PurchaseForm
+from storefront.forms import BalanceForm, Purchase
 
+ADD_RECIPIENT = "add_recipient"  # the name of the "Add another recipient" button
 BRAND_CSS_MAX_AGE = 60 * 60 * 24 * 365  # versioned URL: a new colour is a new URL
 BRAND_CSS_UNVERSIONED_MAX_AGE = 60 * 5
 
@@ -97,17 +98,19 @@ def _validity(product: Product) -> str:
 
 
 def _product_page(
-    request: HttpRequest, product: Product, form: PurchaseForm, *, status: int = 200
+    request: HttpRequest, product: Product, purchase: Purchase, *, status: int = 200
 ) -> HttpResponse:
-    form.annotate()
+    purchase.annotate()
     context = {
         **_base_context(product.merchant),
         "product": product,
         "price": pricing.price_label(product),
         "validity": _validity(product),
         "image_url": seo.image_url(product.image),
-        "form": form,
-        "errors": form.error_summary() if form.is_bound else [],
+        "form": purchase.form,
+        "recipients": purchase.recipients,
+        "can_add_recipient": purchase.can_add_recipient,
+        "errors": purchase.error_summary(),
         "meta": seo.product_meta(product),
     }
     return render(request, "storefront/product.html", context, status=status)
@@ -125,17 +128,19 @@ def product_detail(request: HttpRequest, slug: str, public_id: str) -> HttpRespo
     merchant = get_merchant(slug)
     product = get_product(merchant, public_id)
     if request.method != "POST":
-        return _product_page(
-            request, product, PurchaseForm(product=product, initial=_initial(request))
-        )
-    form = PurchaseForm(request.POST, product=product)
-    if not form.is_valid():
-        return _product_page(request, product, form, status=422)
+        return _product_page(request, product, Purchase(product=product, initial=_initial(request)))
+    if ADD_RECIPIENT in request.POST:
+        # Without JavaScript: the same page again with one more empty recipient block.
+        adding = Purchase(request.POST, product=product, add_recipient=True)
+        return _product_page(request, product, adding)
+    purchase = Purchase(request.POST, product=product)
+    if not purchase.is_valid():
+        return _product_page(request, product, purchase, status=422)
     try:
-        payment_url = checkout.place_order(request=request, form=form)
+        payment_url = checkout.place_order(request=request, purchase=purchase)
     except ApplicationError as exc:
-        form.add_error(checkout.form_field_for(exc, form), exc.detail)
-        return _product_page(request, product, form, status=422)
+        checkout.show_refusal(exc, purchase)
+        return _product_page(request, product, purchase, status=422)
     return HttpResponseRedirect(payment_url, status=303)
 
 
