@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Upper
 from django.utils import timezone
 
 from core.ids import PublicIdFactory
@@ -114,6 +115,8 @@ class GiftCard(models.Model):
             models.Index(fields=["merchant", "-created_at"], name="giftcard_merchant_created"),
             models.Index(fields=["merchant", "status"], name="giftcard_merchant_status"),
             models.Index(fields=["merchant", "last4"], name="giftcard_merchant_last4"),
+            # A person's received cards are found by their email, ignoring case.
+            models.Index(Upper("recipient_email"), name="giftcard_recipient_email_ci"),
             models.Index(
                 fields=["expires_at"],
                 name="giftcard_expiry_due",

@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Upper
 from django.utils import timezone
 
 from communications.models import CommunicationLog
@@ -83,6 +84,14 @@ class Order(models.Model):
             models.Index(fields=["merchant", "-created_at"], name="order_merchant_created"),
             models.Index(fields=["merchant", "status"], name="order_merchant_status"),
             models.Index(fields=["buyer", "-created_at"], name="order_buyer_created"),
+            # Guest orders are found by the buyer's email, ignoring case.
+            models.Index(Upper("buyer_email"), name="order_buyer_email_ci"),
+            # The hourly sweep of abandoned checkouts reads only pending orders.
+            models.Index(
+                fields=["created_at"],
+                name="order_pending_created",
+                condition=Q(status="pending"),
+            ),
             models.Index(
                 fields=["provider", "provider_payment_id"],
                 name="order_provider_payment",
