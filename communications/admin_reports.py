@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-import structlog
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
@@ -28,10 +27,8 @@ from communications.analytics import Counts, DayCounts, Period
 from communications.forms_reports import DEFAULT_DAYS, AnalyticsFilterForm, TestMessageForm
 from communications.models import Channel, CommunicationLog, Event, MessageStatus
 from communications.selectors import communication_settings
-from communications.services import send
+from communications.services import send_test_message
 from core.money import format_money
-
-logger = structlog.get_logger(__name__)
 
 TEST_MESSAGE_PERMISSION = "communications.send_test_message"
 FAILED_REPORT_LIMIT = 50
@@ -548,24 +545,12 @@ class MessageReportsMixin(admin.ModelAdmin):
 
     def _send_test(self, request: HttpRequest, form: TestMessageForm) -> CommunicationLog:
         target = form.target()
-        now = timezone.localtime()
-        [log] = send(
-            Event.TEST_MESSAGE,
-            target.recipient,
-            {"channel": target.channel, "sent_at": f"{now.day} {now:%b %Y %H:%M %Z}"},
-            channels=[target.channel],
-        )
-        # Delivery may already have happened (eager tasks); the row says how it went.
-        log.refresh_from_db()
-        logger.info(
-            "test_message_sent",
-            actor_id=request.user.pk,
+        return send_test_message(
             channel=target.channel,
-            recipient=target.address_masked,
-            log_id=log.pk,
-            status=log.status,
+            recipient=target.recipient,
+            recipient_masked=target.address_masked,
+            actor=request.user,  # type: ignore[arg-type]
         )
-        return log
 
     def _outcome(self, request: HttpRequest) -> dict[str, Any] | None:
         """The test message named in ``?sent=``, read afresh (it may have been queued)."""

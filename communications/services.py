@@ -22,7 +22,6 @@ from typing import Any
 
 import structlog
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -45,6 +44,7 @@ from communications.models import (
 )
 from communications.rendering import TemplateProblem, render
 from communications.selectors import communication_settings, template_for
+from core.counters import cache_incr
 from merchants.models import Merchant
 
 logger = structlog.get_logger(__name__)
@@ -98,21 +98,12 @@ def _hour() -> int:
     return int(time.time()) // 3600
 
 
-def _count(key: str) -> int:
-    cache.add(key, 0, 3700)
-    try:
-        return int(cache.incr(key))
-    except ValueError:  # the key expired between add and incr
-        cache.set(key, 1, 3700)
-        return 1
-
-
 def _over_limits(conf: CommunicationSettings, channel: str, recipient_digest: str) -> str:
     """Count this message against the hourly limits; the reason when one is exceeded."""
     hour = _hour()
-    if _count(f"comm:rate:{channel}:{hour}") > conf.hourly_limit(channel):
+    if cache_incr(f"comm:rate:{channel}:{hour}", ttl=3700) > conf.hourly_limit(channel):
         return f"{channel} hourly limit of {conf.hourly_limit(channel)} reached"
-    per_recipient = _count(f"comm:rate:{channel}:{recipient_digest}:{hour}")
+    per_recipient = cache_incr(f"comm:rate:{channel}:{recipient_digest}:{hour}", ttl=3700)
     if per_recipient > conf.per_recipient_hourly_limit:
         return (
             f"limit of {conf.per_recipient_hourly_limit} {channel} messages per hour "
@@ -434,6 +425,69 @@ def record_delivery_status(
         provider_message_id=provider_message_id,
         status__in=[MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.QUEUED],
     ).update(**fields)
+
+
+def record_outcome(
+    *,
+    channel: str,
+    provider_message_id: str,
+    delivered: bool,
+    error: str = "",
+    at: datetime | None = None,
+    cost: int | None = None,
+    cost_currency: str = "",
+) -> int:
+    """Record a provider's verdict on one message, at most once.
+
+    The rows are locked first and those already showing this outcome are left alone, so
+    two copies of one callback arriving together update the row once.
+    """
+    if not provider_message_id:
+        return 0
+    target = MessageStatus.DELIVERED if delivered else MessageStatus.FAILED
+    with transaction.atomic():
+        pending = list(
+            CommunicationLog.objects.select_for_update()
+            .filter(channel=channel, provider_message_id=provider_message_id)
+            .exclude(status=target)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        if not pending:
+            return 0
+        return record_delivery_status(
+            provider_message_id=provider_message_id,
+            delivered=delivered,
+            error=error,
+            at=at,
+            cost=cost,
+            cost_currency=cost_currency,
+        )
+
+
+def send_test_message(
+    *, channel: str, recipient: Recipient, recipient_masked: str, actor: User
+) -> CommunicationLog:
+    """An admin's test message on exactly one channel, and the audit line saying who sent
+    it where (the address masked). The row is read back: with eager tasks delivery may
+    already have happened, and the row says how it went."""
+    now = timezone.localtime()
+    [log] = send(
+        Event.TEST_MESSAGE,
+        recipient,
+        {"channel": channel, "sent_at": f"{now.day} {now:%b %Y %H:%M %Z}"},
+        channels=[channel],
+    )
+    log.refresh_from_db()
+    logger.info(
+        "test_message_sent",
+        actor_id=actor.pk,
+        channel=channel,
+        recipient=recipient_masked,
+        log_id=log.pk,
+        status=log.status,
+    )
+    return log
 
 
 def settings_update(*, actor: User | None, **changes: Any) -> CommunicationSettings:

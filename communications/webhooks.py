@@ -17,14 +17,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime
 from decimal import ROUND_UP, Decimal, InvalidOperation
 from functools import cache
 from typing import Any, cast
 
 import structlog
 from django.conf import settings
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -37,55 +35,17 @@ from twilio.request_validator import (
     get_signature_algorithm,
 )
 
-from communications.models import Channel, CommunicationLog, MessageStatus
+from communications.models import Channel
 from communications.push import (
     InvalidPushSubscription,
     push_subscription_remove,
     push_subscription_save,
 )
-from communications.services import record_delivery_status
+from communications.services import record_outcome
 from core.api import problem_response
 from core.money import CURRENCY_EXPONENTS
 
 logger = structlog.get_logger(__name__)
-
-
-def record_outcome(
-    *,
-    channel: str,
-    provider_message_id: str,
-    delivered: bool,
-    error: str = "",
-    at: datetime | None = None,
-    cost: int | None = None,
-    cost_currency: str = "",
-) -> int:
-    """Record a provider's verdict on one message, at most once.
-
-    The rows are locked first and those already showing this outcome are left alone, so
-    two copies of one callback arriving together update the row once.
-    """
-    if not provider_message_id:
-        return 0
-    target = MessageStatus.DELIVERED if delivered else MessageStatus.FAILED
-    with transaction.atomic():
-        pending = list(
-            CommunicationLog.objects.select_for_update()
-            .filter(channel=channel, provider_message_id=provider_message_id)
-            .exclude(status=target)
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
-        if not pending:
-            return 0
-        return record_delivery_status(
-            provider_message_id=provider_message_id,
-            delivered=delivered,
-            error=error,
-            at=at,
-            cost=cost,
-            cost_currency=cost_currency,
-        )
 
 
 # --- Twilio -------------------------------------------------------------------------

@@ -57,7 +57,12 @@ def fingerprint(request: Request) -> str:
     return hashlib.sha256(material.encode()).hexdigest()
 
 
-def _problem_response(request: Request, exc: ApplicationError) -> Response:
+def refusal_response(
+    request: Request, exc: ApplicationError, *, replayable: bool = True
+) -> Response:
+    """``exc`` answered as problem+json rather than raised (so the transaction around it
+    commits). A ``replayable`` answer is stored for replay and carries no request id: the
+    replay must equal the original, whoever asks."""
     body = problem(
         status_code=exc.status,
         code=exc.code,
@@ -66,7 +71,8 @@ def _problem_response(request: Request, exc: ApplicationError) -> Response:
         request=request,
         **exc.extra,
     )
-    body.pop("request_id", None)  # the replay must equal the original, whoever asks
+    if replayable:
+        body.pop("request_id", None)
     response = Response(body, status=exc.status, content_type=PROBLEM_CONTENT_TYPE)
     if exc.status in (429, 503) and "retry_after" in exc.extra:
         response["Retry-After"] = str(exc.extra["retry_after"])
@@ -174,7 +180,7 @@ def run_idempotent(
         return _replay(request, merchant, key, print_, unseal)
     except ApplicationError as exc:
         exc.run_after_rollback()
-        refusal = _problem_response(request, exc)
+        refusal = refusal_response(request, exc)
         try:
             with transaction.atomic():
                 _store(request, merchant, key, print_, refusal)

@@ -6,17 +6,12 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from core.errors import ApplicationError
 from orders.models import CardDelivery, Order
-from orders.services import delivery_resend, order_access_token, order_access_token_valid
-
-
-def _status_url(order: Order) -> str:
-    path = reverse("orders:status", kwargs={"public_id": order.public_id})
-    return f"{path}?t={order_access_token(order)}"
+from orders.services import delivery_resend, order_access_token_valid
+from orders.views import status_url
 
 
 @require_POST
@@ -54,6 +49,6 @@ def resend_delivery(request: HttpRequest, public_id: str, delivery_id: int) -> H
             messages.warning(
                 request, f"The card ending {last4} could not be sent again. Please try later."
             )
-    response = HttpResponseRedirect(_status_url(order))
+    response = HttpResponseRedirect(status_url(order))
     response["Referrer-Policy"] = "same-origin"
     return response

@@ -9,8 +9,7 @@ message or export carries a code or a card link.
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +32,7 @@ from django.views.generic import TemplateView
 
 from core.errors import ApplicationError
 from core.money import format_money, to_decimal
-from giftcards.exports import csv_safe
+from giftcards.exports import csv_safe, stream_csv
 from merchants.models import Role
 from merchants.tenancy import MerchantViewMixin, scoped
 from orders import selectors, services
@@ -191,11 +190,6 @@ EXPORT_COLUMNS = [
 ]
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 def _timestamp(value: Any) -> str:
     return value.isoformat() if value is not None else ""
 
@@ -225,11 +219,8 @@ def export_row(order: Order) -> list[Any]:
 
 def export_lines(orders: QuerySet[Order]) -> Iterator[str]:
     """The orders as CSV, streamed in chunks. Only order data: no card, code or link."""
-    writer = csv.writer(_Echo())
-    yield writer.writerow(EXPORT_COLUMNS)
-    rows: Iterable[Order] = orders.prefetch_related("lines").iterator(chunk_size=EXPORT_CHUNK_SIZE)
-    for order in rows:
-        yield writer.writerow(export_row(order))
+    rows = orders.prefetch_related("lines").iterator(chunk_size=EXPORT_CHUNK_SIZE)
+    return stream_csv(EXPORT_COLUMNS, (export_row(order) for order in rows))
 
 
 class OrderExportView(OrdersViewMixin, View):

@@ -91,11 +91,14 @@ def order_sales(orders: QuerySet[Order]) -> list[CurrencyFigure]:
 def order_for_dashboard(*, merchant: Merchant, public_id: str) -> Order | None:
     """One of the merchant's orders with everything its dashboard page shows, in a
     fixed number of queries; None for an order of another merchant."""
-    cards = FulfilledCard.objects.select_related(
-        "gift_card", "delivery", "delivery__email_log", "delivery__sms_log"
-    ).order_by("unit_index")
+    cards = (
+        FulfilledCard.objects.filter(merchant=merchant)
+        .select_related("gift_card", "delivery", "delivery__email_log", "delivery__sms_log")
+        .order_by("unit_index")
+    )
     lines = (
-        OrderLine.objects.select_related("product")
+        OrderLine.objects.filter(merchant=merchant)
+        .select_related("product")
         .prefetch_related(Prefetch("cards", queryset=cards))
         .order_by("pk")
     )

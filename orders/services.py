@@ -465,7 +465,7 @@ def order_mark_paid(
             failed_reason=f"Fulfilment failed: {exc.detail}"[:300]
         )
         logger.error(
-            "order_fulfilment_failed", order=order.public_id, code=exc.code, detail=exc.detail
+            "order_fulfilment_failed", order=order.public_id, refusal=exc.code, detail=exc.detail
         )
         order.refresh_from_db()
         return order

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from django.core.cache import cache
 
+from core.counters import cache_incr
 from otp.exceptions import OtpCooldown, OtpRateLimited
 
 WINDOW_SECONDS = 3600
@@ -58,15 +59,6 @@ def claim_cooldown(*, scope: str, recipient_digest: str, purpose: str, seconds: 
     )
 
 
-def _incr(key: str, ttl: int) -> int:
-    cache.add(key, 0, ttl)
-    try:
-        return int(cache.incr(key))
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, ttl)
-        return 1
-
-
 def count_request(
     *,
     scope: str,
@@ -88,7 +80,7 @@ def count_request(
     counted: list[str] = []
     for name, key in counters:
         counted.append(key)
-        if _incr(key, remaining + 60) > limit:
+        if cache_incr(key, ttl=remaining + 60) > limit:
             for taken in counted:
                 with contextlib.suppress(ValueError):  # the window just ended
                     cache.decr(taken)

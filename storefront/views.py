@@ -8,7 +8,6 @@ in the buyer's time zone and hides the gift fields when the card is for the buye
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -27,7 +26,7 @@ from giftcards.exceptions import CardNotFound, TooManyLookups
 from giftcards.lookups import LookupClient, find_card_by_code
 from giftcards.models import CardStatus, GiftCard, LookupChannel, Product
 from merchants.models import Merchant
-from storefront import branding, checkout, pricing, selectors, seo
+from storefront import branding, checkout, pricing, selectors, seo, throttle
 from storefront.forms import BalanceForm, Purchase
 
 ADD_RECIPIENT = "add_recipient"  # the name of the "Add another recipient" button
@@ -192,20 +191,15 @@ def _card_result(card: GiftCard) -> dict[str, Any]:
 def _throttled_page(
     request: HttpRequest, merchant: Merchant, form: BalanceForm, retry_after: int
 ) -> HttpResponse:
-    minutes = max(1, -(-retry_after // 60))  # rounded up: never promise too early
-    retry_at = timezone.now() + timedelta(seconds=retry_after)
     context = {
         **_base_context(merchant),
         "form": form,
         "errors": [],
-        "throttled": True,
-        "minutes": minutes,
-        "retry_at": retry_at,
+        **throttle.throttled_context(retry_after),
         "meta": _balance_meta(merchant),
     }
     response = render(request, "storefront/balance.html", context, status=429)
-    response["Retry-After"] = str(retry_after)
-    return response
+    return throttle.set_retry_after(response, retry_after)
 
 
 def _balance_meta(merchant: Merchant) -> seo.PageMeta:

@@ -8,7 +8,6 @@ shows as its last 4. A card someone does not hold is a 404, as if it did not exi
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from django.contrib import messages
@@ -17,7 +16,6 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
@@ -30,6 +28,7 @@ from giftcards.lookups import LookupClient
 from giftcards.models import LookupChannel
 from orders.models import Order
 from orders.services import card_public_id_from_token, order_access_token
+from storefront.throttle import set_retry_after, throttled_context
 from wallet import selectors, services
 from wallet.forms import ClaimForm
 
@@ -101,17 +100,10 @@ def claim_by_code(request: HttpRequest) -> HttpResponse:
             user=_user(request), code=form.cleaned_data["code"], client=client
         )
     except TooManyLookups as exc:
-        minutes = max(1, -(-exc.retry_after // 60))  # rounded up: never promise too early
         response = _cards_page(
-            request,
-            ClaimForm(),
-            status=429,
-            throttled=True,
-            minutes=minutes,
-            retry_at=timezone.now() + timedelta(seconds=exc.retry_after),
+            request, ClaimForm(), status=429, **throttled_context(exc.retry_after)
         )
-        response["Retry-After"] = str(exc.retry_after)
-        return response
+        return set_retry_after(response, exc.retry_after)
     except CardNotFound:
         form.add_error(
             "code", f"No {merchant.name} gift card has this code. Check the code and the shop."

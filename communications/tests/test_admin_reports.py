@@ -17,6 +17,7 @@ from django.utils import timezone
 from pytest_django.asserts import assertContains, assertNotContains
 
 from accounts.models import User
+from communications.backends.push import InMemoryPushBackend
 from communications.models import CommunicationLog, MessageStatus, PushSubscription
 from communications.services import settings_update
 from tests.factories import UserFactory
@@ -359,11 +360,10 @@ def test_push_needs_a_person_with_a_subscription(admin_client_: Client) -> None:
     )
     assertContains(response, "has not allowed push notifications")
     assert not CommunicationLog.objects.exists()
+    assert InMemoryPushBackend.outbox == []
 
 
 def test_a_test_push_goes_to_the_persons_browsers(admin_client_: Client) -> None:
-    from communications.backends.push import InMemoryPushBackend
-
     settings_update(actor=None, push_enabled=True)
     person = UserFactory(email="pushy@example.com")
     PushSubscription.objects.create(
@@ -387,11 +387,12 @@ def test_the_test_message_page_needs_its_permission(sms_outbox) -> None:
     assert staff_with("send_test_message").get(TEST_MESSAGE).status_code == 200
 
 
-def test_the_test_message_page_needs_staff(client: Client) -> None:
+def test_the_test_message_page_needs_staff(client: Client, sms_outbox) -> None:
     client.force_login(UserFactory())
     response = client.post(TEST_MESSAGE, {"channel": "sms", "recipient": PHONE})
     assert response.status_code == 302
     assert not CommunicationLog.objects.exists()
+    assert sms_outbox == []
 
 
 def test_sending_needs_a_csrf_token(admin_user: User, sms_outbox) -> None:

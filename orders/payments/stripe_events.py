@@ -146,7 +146,7 @@ def handle_event(event: dict[str, Any]) -> PaymentEvent | None:
                     event_id=event_id,
                     type=event_type,
                     order=order.public_id,
-                    code=exc.code,
+                    refusal=exc.code,
                 )
             record.order = order
             record.merchant_id = order.merchant_id

@@ -171,6 +171,7 @@ def test_a_pending_order_is_refused_and_stays_pending(
     admin_client: Client, make_order: Callable[..., Order]
 ) -> None:
     order = make_order()
+    before = snapshot(order)
 
     response = refund(admin_client, order)
 
@@ -180,6 +181,7 @@ def test_a_pending_order_is_refused_and_stays_pending(
     ) in response.content.decode()
     order.refresh_from_db()
     assert order.status == OrderStatus.PENDING
+    assert snapshot(order) == before
 
 
 def test_a_stripe_order_is_refunded_at_stripe_and_a_refusal_there_changes_nothing(

@@ -16,11 +16,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import PROBLEM_CONTENT_TYPE, problem
 from core.api_schema import problem_responses
 from core.errors import ApplicationError
 from core.net import client_ip
-from merchants.idempotency import idempotency_key, run_idempotent
+from merchants.idempotency import idempotency_key, refusal_response, run_idempotent
 from merchants.tenancy import MerchantAPIMixin
 from otp import services
 from otp.api import serializers as s
@@ -65,17 +64,7 @@ def _otp_problems(descriptions: dict[int, str]) -> dict[Any, OpenApiResponse]:
 def _refusal(request: Request, error: ApplicationError) -> Response:
     """A refusal answered rather than raised, so the transaction around it commits (a
     wrong guess is counted; an undelivered code and its log row are kept)."""
-    body = problem(
-        status_code=error.status,
-        code=error.code,
-        title=error.title,
-        detail=error.detail,
-        request=request,
-        **error.extra,
-    )
-    if idempotency_key(request):
-        body.pop("request_id", None)  # stored for replay: the replay must equal the original
-    return Response(body, status=error.status, content_type=PROBLEM_CONTENT_TYPE)
+    return refusal_response(request, error, replayable=bool(idempotency_key(request)))
 
 
 def _with_retry_after(response: Response) -> Response:

@@ -308,9 +308,12 @@ def test_a_code_for_another_purpose_is_not_accepted(api_client: APIClient) -> No
 
 
 def test_a_verify_with_bad_input_is_a_validation_error(api_client: APIClient) -> None:
+    ask(api_client)
+    before = state()
     response = post(api_client, VERIFY, {"purpose": "login", "recipient": "nobody", "code": "1"})
     body = assert_problem(response, 400, "validation_error")
     assert [e["field"] for e in body["errors"]] == ["recipient"]
+    assert state() == before
 
 
 # --- keys, scopes and tenants ------------------------------------------------------

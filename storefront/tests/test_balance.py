@@ -104,6 +104,10 @@ def test_another_merchants_card_is_not_found_here(
 
     assert response.status_code == 404
     assert "€10.00" not in response.content.decode()
+    # Counted against this storefront; their card is untouched.
+    assert FailedCodeLookup.objects.get().merchant == merchant
+    theirs.card.refresh_from_db()
+    assert theirs.card.balance == 1000
 
 
 def test_after_the_limit_a_visitor_gets_429_even_for_a_real_code(
@@ -139,6 +143,7 @@ def test_guessing_from_many_addresses_trips_the_merchant_limit(
     response = client.post(url(merchant), {"code": unknown_code()}, REMOTE_ADDR="10.9.9.9")
 
     assert response.status_code == 429
+    assert FailedCodeLookup.objects.count() == 4  # refused before any lookup
 
 
 def test_the_limit_of_one_merchant_does_not_close_another(
@@ -151,7 +156,9 @@ def test_the_limit_of_one_merchant_does_not_close_another(
     theirs = services.giftcard_issue(merchant=other_merchant, amount=700, currency="EUR")
 
     assert client.post(url(merchant), {"code": unknown_code()}).status_code == 429
+    assert FailedCodeLookup.objects.count() == 2
     assert client.post(url(other_merchant), {"code": theirs.code}).status_code == 200
+    assert FailedCodeLookup.objects.count() == 2
 
 
 def test_an_empty_code_is_asked_for(client: Client, merchant: Merchant) -> None:
@@ -161,6 +168,7 @@ def test_an_empty_code_is_asked_for(client: Client, merchant: Merchant) -> None:
     page = response.content.decode()
     assert "Enter the code on your gift card." in page
     assert 'href="#id_code"' in page  # the error summary links to the field
+    assert not FailedCodeLookup.objects.exists()
     assert 'aria-invalid="true"' in page
     assert "autofocus" in page
 

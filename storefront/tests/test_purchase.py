@@ -147,6 +147,7 @@ def test_a_custom_amount_above_the_maximum_is_refused(
 
     assert response.status_code == 422
     assert "The largest amount is €300.00." in response.content.decode()
+    assert order_count() == 0
 
 
 def test_refusals_of_the_orders_service_show_on_their_field(
@@ -168,6 +169,7 @@ def test_refusals_of_the_orders_service_show_on_their_field(
     page = response.content.decode()
     assert 'id="id_recipients-0-recipient_email_error"' in page
     assert "We cannot deliver to that address." in page
+    assert order_count() == 0
 
 
 def test_refusals_about_no_field_show_above_the_form(
@@ -181,6 +183,7 @@ def test_refusals_about_no_field_show_above_the_form(
 
     assert response.status_code == 422
     assert "This shop is not selling gift cards at the moment." in response.content.decode()
+    assert order_count() == 0
 
 
 # --- Through the orders service -----------------------------------------------------------
@@ -388,3 +391,4 @@ def test_a_refusal_about_a_line_shows_on_that_recipient(
     page = response.content.decode()
     assert 'id="id_recipients-1-recipient_email_error"' in page
     assert "We cannot deliver there." in page
+    assert order_count() == 0

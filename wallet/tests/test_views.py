@@ -146,6 +146,7 @@ def test_a_typo_is_caught_without_a_lookup(user: User, merchant: Merchant) -> No
     assert response.status_code == 422
     assert "check it for typos" in response.content.decode()
     assert not FailedCodeLookup.objects.exists()
+    assert not WalletCard.objects.exists()
 
 
 def test_claims_are_throttled_like_the_balance_check(
@@ -181,6 +182,7 @@ def test_a_card_claimed_by_another_account_is_refused_and_nothing_changes(
     page = response.content.decode()
     assert "already in another account" in page
     assert no_code_in(page, issued)
+    assert not FailedCodeLookup.objects.exists()
     assert list(WalletCard.objects.values_list("user_id", flat=True)) == [other.pk]
 
 
@@ -209,6 +211,7 @@ def test_a_code_is_looked_up_only_at_the_chosen_shop(
 
     assert response.status_code == 404
     assert not WalletCard.objects.exists()
+    assert FailedCodeLookup.objects.get().merchant == elsewhere
 
 
 def test_claim_needs_a_post_and_a_sign_in(client: Client, user: User, merchant: Merchant) -> None:
