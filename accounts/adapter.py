@@ -15,8 +15,11 @@ from typing import TYPE_CHECKING, Any
 from allauth.account.adapter import DefaultAccountAdapter
 from django.conf import settings
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.urls import reverse
+
+from core.net import client_ip
 
 if TYPE_CHECKING:
     from communications.models import CommunicationLog
@@ -77,6 +80,13 @@ def _reason_not_sent(logs: Sequence[CommunicationLog]) -> str:
 
 
 class AccountAdapter(DefaultAccountAdapter):
+    def get_client_ip(self, request: HttpRequest) -> str:
+        """allauth's rate limits count by the platform's one notion of the client address."""
+        ip = client_ip(request)
+        if not ip:
+            raise PermissionDenied("Unable to determine the client's address.")
+        return ip
+
     def get_login_redirect_url(self, request: HttpRequest) -> str:
         return reverse("core:after-login")
 
