@@ -91,6 +91,37 @@ DEFAULTS: list[dict[str, Any]] = [
         "html": "",
     },
     {
+        "event": "merchant_invitation",
+        "channel": "email",
+        "variables": [
+            *SITE,
+            "user_email",
+            "merchant_name",
+            "role",
+            "invited_by",
+            "accept_url",
+            "expires_on",
+        ],
+        "sample": {
+            "user_email": "ana@example.com",
+            "merchant_name": "Bluebird Coffee",
+            "role": "owner",
+            "invited_by": "Olive Owner",
+            "accept_url": "https://gifts.example.com/invitations/sample/",
+            "expires_on": "11 Dec 2026",
+        },
+        "subject": "Join {{ merchant_name }} on {{ site_name }}",
+        "text": "Hello,\n\n{{ invited_by }} invited {{ user_email }} to join {{ merchant_name }}"
+        " on {{ site_name }} as {{ role }}.\n\nAccept the invitation here (the link works once,"
+        " until {{ expires_on }}):\n\n{{ accept_url }}\n\nIf you did not expect this, you can"
+        " ignore this message: nothing changes until the link is used.\n",
+        "html": "<p>Hello,</p><p>{{ invited_by }} invited <strong>{{ user_email }}</strong> to"
+        " join <strong>{{ merchant_name }}</strong> on {{ site_name }} as {{ role }}.</p>"
+        '<p><a href="{{ accept_url }}">Accept the invitation</a></p><p>The link works once,'
+        " until {{ expires_on }}. If you did not expect this, you can ignore this message:"
+        " nothing changes until the link is used.</p>",
+    },
+    {
         "event": "otp_code",
         "channel": "sms",
         "variables": [*SITE, "code", "minutes", "purpose"],

@@ -26,6 +26,7 @@ class Event(models.TextChoices):
     ACCOUNT_ALREADY_EXISTS = "account_already_exists", "Account: sign-up for a known address"
     PASSWORD_RESET = "password_reset", "Account: password reset"
     PASSWORD_CHANGED = "password_changed", "Account: password changed"
+    MERCHANT_INVITATION = "merchant_invitation", "Merchant: invitation to join"
     OTP_CODE = "otp_code", "One-time code"
     GIFT_CARD_DELIVERED = "gift_card_delivered", "Gift card delivered"
     GIFT_CARD_EXPIRY_REMINDER = "gift_card_expiry_reminder", "Gift card expiry reminder"

@@ -17,6 +17,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("accounts/", include("allauth.urls")),
     path("account/", include("accounts.urls")),
     path("m/", include("merchants.urls")),
+    path("invitations/", include("merchants.invitation_urls")),
     path("m/<slug:merchant_slug>/", include("giftcards.urls")),
     path("m/<slug:merchant_slug>/orders/", include("orders.dashboard_urls")),
     path("api/v1/", include("config.api_urls")),

@@ -23,12 +23,14 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 def after_login(request: HttpRequest) -> HttpResponseRedirect:
     """Send each role to its own start page."""
-    from merchants.selectors import memberships_for_user
+    from merchants.selectors import invitations_for_user, memberships_for_user
 
     user = request.user
     if user.is_staff:
         return HttpResponseRedirect(reverse("admin:index"))
     memberships = list(memberships_for_user(user=user))  # type: ignore[arg-type]
+    if invitations_for_user(user=user):  # type: ignore[arg-type]
+        return HttpResponseRedirect(reverse("merchants:choose"))
     if len(memberships) == 1:
         return HttpResponseRedirect(
             reverse("merchants:dashboard", args=[memberships[0].merchant.slug])

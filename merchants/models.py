@@ -88,6 +88,65 @@ class Membership(models.Model):
         return ROLE_RANK[self.role] >= ROLE_RANK[required]
 
 
+class Invitation(models.Model):
+    """An offer of a role at a merchant to whoever proves they hold ``email``.
+
+    The link in the message carries a signed token naming the invitation and its current
+    ``nonce``; a resend draws a new nonce, so only the newest link works. It is accepted
+    once, before ``expires_at``, by a signed-in account whose verified address is
+    ``email``, or by setting a password from the link (which proves the address). Until
+    then nobody gets the role, whatever accounts claim the address.
+    """
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="invitations")
+    public_id = models.CharField(
+        max_length=40, unique=True, editable=False, default=PublicIdFactory("inv")
+    )
+    email = models.EmailField()
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.CLERK)
+    nonce = models.CharField(max_length=64, editable=False)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    sent_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ("-created_at",)
+        constraints = [
+            # One open invitation per person and merchant: inviting again resends it.
+            models.UniqueConstraint(
+                fields=["merchant", "email"],
+                condition=models.Q(accepted_at__isnull=True, revoked_at__isnull=True),
+                name="invitation_one_open_per_email",
+            ),
+        ]
+        indexes = [models.Index(fields=["email", "merchant"], name="invitation_email_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.email} to {self.merchant} ({self.role})"
+
+    def is_open(self, now: datetime | None = None) -> bool:
+        now = now or timezone.now()
+        return self.accepted_at is None and self.revoked_at is None and self.expires_at > now
+
+    @property
+    def state(self) -> str:
+        if self.accepted_at is not None:
+            return "accepted"
+        if self.revoked_at is not None:
+            return "withdrawn"
+        if self.expires_at <= timezone.now():
+            return "expired"
+        return "open"
+
+
 class ApiKey(models.Model):
     """A merchant's credential for the REST API. Only a SHA-256 digest of the key is
     stored; the key itself is shown once, when it is created."""

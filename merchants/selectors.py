@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from allauth.account.models import EmailAddress
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from accounts.models import User
-from merchants.models import ApiKey, Membership, Merchant, MerchantStatus
+from merchants.models import ApiKey, Invitation, Membership, Merchant, MerchantStatus
 
 
 def memberships_for_user(*, user: User) -> QuerySet[Membership]:
@@ -23,3 +25,43 @@ def membership_list(*, merchant: Merchant) -> QuerySet[Membership]:
 
 def api_key_list(*, merchant: Merchant) -> QuerySet[ApiKey]:
     return ApiKey.objects.filter(merchant=merchant).order_by("-created_at")
+
+
+def verified_emails(user: User) -> set[str]:
+    """The addresses the person has proven they hold (lower-cased)."""
+    return {
+        address.lower()
+        for address in EmailAddress.objects.filter(user=user, verified=True).values_list(
+            "email", flat=True
+        )
+    }
+
+
+def invitations_for_user(*, user: User) -> list[Invitation]:
+    """Open invitations to active merchants addressed to one of the person's verified
+    addresses: theirs to accept after signing in, without the email's link."""
+    emails = verified_emails(user)
+    if not emails:
+        return []
+    return list(
+        Invitation.objects.select_related("merchant")
+        .filter(
+            email__in=emails,
+            accepted_at__isnull=True,
+            revoked_at__isnull=True,
+            expires_at__gt=timezone.now(),
+            merchant__status=MerchantStatus.ACTIVE,
+        )
+        .order_by("merchant__name", "pk")
+    )
+
+
+def open_invitations(*, merchant: Merchant, role: str | None = None) -> QuerySet[Invitation]:
+    """The merchant's invitations not yet accepted or withdrawn (expired ones included:
+    they can be sent again), newest first."""
+    found = Invitation.objects.filter(
+        merchant=merchant, accepted_at__isnull=True, revoked_at__isnull=True
+    )
+    if role is not None:
+        found = found.filter(role=role)
+    return found.order_by("-created_at", "-pk")

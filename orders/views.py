@@ -22,11 +22,11 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import dateformat, timezone
-from django.utils.cache import add_never_cache_headers
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core.errors import ApplicationError
+from core.http import private
 from core.money import exponent, format_money, to_decimal
 from giftcards import codes
 from giftcards.models import CardStatus, GiftCard
@@ -59,12 +59,7 @@ def _is_buyer(request: HttpRequest, order: Order) -> bool:
 
 
 def _private(response: HttpResponse) -> HttpResponse:
-    add_never_cache_headers(response)
-    # Same-origin only: the token in the URL never leaves for another site, and our own
-    # forms keep their Origin header (with no-referrer, browsers send "Origin: null"
-    # on a POST and the CSRF check refuses it).
-    response["Referrer-Policy"] = "same-origin"
-    return response
+    return private(response)
 
 
 @require_http_methods(["GET", "HEAD"])

@@ -39,6 +39,8 @@ GIFTCARD_LOOKUP_FAILURES_PER_MERCHANT = env.int(
     "GIFTCARD_LOOKUP_FAILURES_PER_MERCHANT", default=200
 )
 GIFTCARD_LOOKUP_WINDOW_SECONDS = env.int("GIFTCARD_LOOKUP_WINDOW_SECONDS", default=600)
+# An invitation to join a merchant (its owner or team) can be accepted for this many days.
+MERCHANT_INVITATION_DAYS = env.int("MERCHANT_INVITATION_DAYS", default=7)
 # seed_demo sets published passwords; only profiles that allow it may run it.
 DEMO_DATA_ALLOWED = False
 

@@ -10,7 +10,7 @@ from django.core.management.base import CommandError
 from rest_framework.test import APIClient
 
 from accounts.models import User
-from merchants.models import ApiKey, Membership, Merchant, Role
+from merchants.models import ApiKey, Invitation, Membership, Merchant
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +21,7 @@ def run(*args: str) -> str:
     return out.getvalue()
 
 
-def test_create_merchant_creates_the_merchant_and_its_owner() -> None:
+def test_create_merchant_creates_the_merchant_and_invites_its_owner() -> None:
     output = run(
         "create_merchant",
         "corner-deli",
@@ -32,8 +32,11 @@ def test_create_merchant_creates_the_merchant_and_its_owner() -> None:
     )
     merchant = Merchant.objects.get(slug="corner-deli")
     owner = User.objects.get(email="dee@example.com")
-    assert Membership.objects.get(merchant=merchant, user=owner).role == Role.OWNER
+    # The owner is invited; the membership comes when they accept.
+    assert not Membership.objects.filter(merchant=merchant).exists()
+    assert Invitation.objects.get(merchant=merchant).email == "dee@example.com"
     assert "Corner Deli" in output
+    assert output.strip().splitlines()[-1].startswith("http")
     assert not owner.has_usable_password()
 
 
