@@ -7,8 +7,9 @@ which is totally anti-symmetric: it catches every single-symbol substitution and
 swap of two adjacent symbols.
 
 Input is normalised: case, spaces, dashes and dots are ignored; O reads as 0, I and L
-as 1. Codes are stored as an HMAC-SHA256 digest for lookup and, separately, encrypted
-(Fernet) so that a card can be re-sent; both keys derive from ``GIFTCARD_CODE_KEY``.
+as 1. Anything outside ASCII is refused, never folded. Codes are stored as an
+HMAC-SHA256 digest for lookup and, separately, encrypted (Fernet) so that a card can be
+re-sent; both keys derive from ``GIFTCARD_CODE_KEY``.
 """
 
 from __future__ import annotations
@@ -31,7 +32,10 @@ _VALUE = {symbol: index for index, symbol in enumerate(ALPHABET)}
 RANDOM_SYMBOLS = 15
 CODE_LENGTH = RANDOM_SYMBOLS + 1
 ENTROPY_BITS = RANDOM_SYMBOLS * 5
-_SEPARATORS = re.compile(r"[\s\-_.]+")
+# ASCII only: Unicode case mapping turns some other letters into code symbols (the long s
+# into "S", the dotless i into "I", the sharp s into "SS"), so look-alike text would
+# reach a lookup.
+_SEPARATORS = re.compile(r"[\s\-_.]+", re.ASCII)
 _CONFUSABLE = str.maketrans({"O": "0", "I": "1", "L": "1"})
 # x^5 + x^2 + 1, a primitive polynomial of GF(32).
 _REDUCTION = 0b100101
@@ -74,7 +78,9 @@ def generate() -> str:
 
 
 def normalise(raw: str) -> str:
-    """Canonical form of what a person typed, or InvalidCode."""
+    """Canonical form of what a person typed, or InvalidCode. Only ASCII is accepted."""
+    if not (raw or "").isascii():
+        raise InvalidCode("That is not a valid gift card code.")
     cleaned = _SEPARATORS.sub("", raw or "").upper().translate(_CONFUSABLE)
     if not is_valid(cleaned):
         raise InvalidCode("That is not a valid gift card code.")

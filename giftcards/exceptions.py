@@ -64,13 +64,41 @@ class TransactionNotFound(NotFoundError):
 
 
 class TooManyLookups(ApplicationError):
+    """Too many unknown codes from one party: says who is braked and for how long.
+
+    ``scope`` is the budget that is spent: ``key`` (an API key), ``user`` (a person at
+    the till or in the dashboard), ``visitor`` (a storefront or wallet visitor),
+    ``address`` (everyone on one internet address, on public pages) or ``merchant``
+    (all anonymous lookups at one merchant)."""
+
     code = "rate_limited"
     status = 429
     title = "Too many attempts"
 
-    def __init__(self, retry_after: int) -> None:
+    def __init__(self, retry_after: int, *, scope: str = "", merchant_name: str = "") -> None:
         self.retry_after = retry_after
+        self.scope = scope
+        minutes = max(1, -(-retry_after // 60))
+        self.wait = f"about {minutes} minute{'s' if minutes != 1 else ''}"
         super().__init__(
-            f"Too many unknown codes were tried. Try again in {retry_after} seconds.",
-            extra={"retry_after": retry_after},
+            _THROTTLE_MESSAGES.get(scope, _THROTTLE_MESSAGES[""]).format(
+                wait=self.wait, merchant=merchant_name or "this shop"
+            ),
+            extra={"retry_after": retry_after, "limited_by": scope},
         )
+
+
+_THROTTLE_MESSAGES = {
+    "key": "This API key has tried too many unknown codes. Lookups by code with this key are "
+    "paused for {wait}; other keys are not affected.",
+    "user": "You have tried too many unknown codes. For security, your lookups by code are "
+    "paused for {wait}; your colleagues can go on.",
+    "visitor": "You have tried too many unknown codes. For security, please wait {wait} "
+    "before trying another one.",
+    "address": "Too many unknown codes were tried from your internet connection. Please wait "
+    "{wait} before trying another one.",
+    "merchant": "Too many unknown codes have been tried on {merchant}'s gift cards recently, "
+    "so checking a code here is paused for {wait}. Your card is safe: try again later, or "
+    "ask {merchant} to check it for you.",
+    "": "Too many unknown codes were tried. Please wait {wait} before trying another one.",
+}

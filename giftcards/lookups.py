@@ -1,11 +1,23 @@
 """Finding a card by its code, with the brakes that make guessing pointless (GC-5).
 
-A mistyped code is caught by its check symbol and refused without a lookup. Failed
-lookups of well-formed codes are counted per client (API key, signed-in user, or IP address) in a
-fixed window, in the cache (Redis when configured, so every web process shares the
-count). Past the limit, lookups are refused with 429 and ``Retry-After`` before the
-database is touched. The public storefront also counts per merchant, against guessing
-spread over many addresses. Every failure is recorded as a ``FailedCodeLookup`` row.
+A mistyped code is caught by its check symbol and refused without a lookup. Every other
+lookup first claims one unit of each of its budgets, atomically in the shared cache
+(Redis in production), and only then reaches the database: 30 parallel guesses against
+a budget of 10 reach it at most 10 times. A lookup that finds its card gives its units
+back, so only unknown codes use a budget up; each of those is also recorded as a
+``FailedCodeLookup`` row.
+
+Budgets belong to whoever is looking, through the door they use, so nobody can spend
+anyone else's:
+- an API key has its own budget (``key``);
+- staff at the till and in the dashboard each have their own (``user``);
+- a storefront or wallet visitor is counted by session or signed-in account (``visitor``)
+  and, more loosely, by address (``address``: people share addresses), and every anonymous
+  guess at a merchant also spends that merchant's anonymous budget (``merchant``), which
+  slows guessing spread over many addresses without ever touching staff or keys.
+
+A shopper guessing codes on a cafe's Wi-Fi therefore stops themself, and eventually that
+address's public lookups, but never the cafe's till, dashboard or API key.
 
 With 10 failures per 10 minutes per client, one client tries at most 1,440 codes a day
 against a space of 2^75: finding one card would take longer than the universe is old.
@@ -13,47 +25,67 @@ against a space of 2^75: finding one card would take longer than the universe is
 
 from __future__ import annotations
 
+import contextlib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.cache import cache
 
 from accounts.models import User
+from core.counters import cache_incr
 from giftcards import codes
 from giftcards.exceptions import CardNotFound, TooManyLookups
 from giftcards.locks import lock_card_by_digest
 from giftcards.models import FailedCodeLookup, GiftCard, LookupChannel
 from merchants.models import ApiKey, Merchant
 
+_PUBLIC_CHANNELS = frozenset({LookupChannel.STOREFRONT, LookupChannel.WALLET})
+
+
+@dataclass(frozen=True)
+class Budget:
+    counter: str
+    limit: int
+    scope: str  # key, user, visitor, address or merchant: who is braked (for messages)
+
 
 @dataclass(frozen=True)
 class LookupClient:
-    """Who is looking a code up, and through which door."""
+    """Who is looking a code up, and through which door.
+
+    ``session_key`` identifies an anonymous visitor's browser (storefront); a signed-in
+    visitor is counted by ``user``. ``ip_address`` is kept with every failure and, on
+    the public doors only, is a budget of its own."""
 
     merchant: Merchant
     channel: str
     ip_address: str | None = None
     api_key: ApiKey | None = None
     user: User | None = None
+    session_key: str = ""
 
-    def counter_ids(self) -> list[str]:
-        ids: list[str] = []
-        if self.api_key is not None:
-            ids.append(f"key:{self.api_key.pk}")
-        elif self.user is not None:
-            ids.append(f"user:{self.user.pk}")
+    def budgets(self) -> list[Budget]:
+        per_client = int(settings.GIFTCARD_LOOKUP_FAILURES_PER_CLIENT)
+        if self.channel == LookupChannel.API:
+            if self.api_key is None:
+                raise ValueError("An API lookup needs its key.")
+            return [Budget(f"key:{self.api_key.pk}", per_client, "key")]
+        if self.channel not in _PUBLIC_CHANNELS:  # the till and the dashboard: staff
+            if self.user is None:
+                raise ValueError("A staff lookup needs the signed-in person.")
+            return [Budget(f"{self.channel}:user:{self.user.pk}", per_client, "user")]
+        budgets: list[Budget] = []
+        if self.user is not None:
+            budgets.append(Budget(f"public:user:{self.user.pk}", per_client, "visitor"))
+        elif self.session_key:
+            budgets.append(Budget(f"public:session:{self.session_key}", per_client, "visitor"))
         if self.ip_address:
-            ids.append(f"ip:{self.ip_address}")
-        if self.channel == LookupChannel.STOREFRONT:
-            ids.append(f"merchant:{self.merchant.pk}")
-        return ids
-
-
-def _limit_for(counter_id: str) -> int:
-    if counter_id.startswith("merchant:"):
-        return int(settings.GIFTCARD_LOOKUP_FAILURES_PER_MERCHANT)
-    return int(settings.GIFTCARD_LOOKUP_FAILURES_PER_CLIENT)
+            per_address = int(settings.GIFTCARD_LOOKUP_FAILURES_PER_ADDRESS)
+            budgets.append(Budget(f"public:ip:{self.ip_address}", per_address, "address"))
+        per_merchant = int(settings.GIFTCARD_LOOKUP_FAILURES_PER_MERCHANT)
+        budgets.append(Budget(f"public:merchant:{self.merchant.pk}", per_merchant, "merchant"))
+        return budgets
 
 
 def _window() -> tuple[int, int]:
@@ -63,29 +95,51 @@ def _window() -> tuple[int, int]:
     return start, start + size - now
 
 
-def _key(counter_id: str, window_start: int) -> str:
-    return f"gc:lookupfail:{counter_id}:{window_start}"
+def _key(counter: str, window_start: int) -> str:
+    return f"gc:lookupfail:{counter}:{window_start}"
 
 
-def check_allowed(client: LookupClient) -> None:
-    """Raise TooManyLookups when any of the client's counters is spent."""
+@dataclass
+class Claim:
+    """Budget units taken for one lookup; given back when the code was found."""
+
+    keys: list[str] = field(default_factory=list)
+
+    def release(self) -> None:
+        keys, self.keys = self.keys, []
+        for key in keys:
+            with contextlib.suppress(ValueError):  # the window ended: nothing to give back
+                cache.decr(key)
+
+
+def claim(client: LookupClient) -> Claim:
+    """Take one unit of each of the client's budgets, or raise TooManyLookups (taking
+    nothing) naming the first budget that is spent."""
     start, remaining = _window()
-    keys = {cid: _key(cid, start) for cid in client.counter_ids()}
-    counts = cache.get_many(list(keys.values()))
-    for counter_id, key in keys.items():
-        if int(counts.get(key, 0)) >= _limit_for(counter_id):
-            raise TooManyLookups(retry_after=max(1, remaining))
+    taken = Claim()
+    for budget in client.budgets():
+        key = _key(budget.counter, start)
+        taken.keys.append(key)
+        if cache_incr(key, ttl=remaining + 5) > budget.limit:
+            taken.release()
+            raise TooManyLookups(
+                retry_after=max(1, remaining),
+                scope=budget.scope,
+                merchant_name=client.merchant.name,
+            )
+    return taken
+
+
+def remaining_budget(client: LookupClient) -> int:
+    """How many more unknown codes the client may try in this window (for tests and
+    pages); the smallest of its budgets."""
+    start, _ = _window()
+    budgets = client.budgets()
+    counts = cache.get_many([_key(b.counter, start) for b in budgets])
+    return min(b.limit - int(counts.get(_key(b.counter, start), 0)) for b in budgets)
 
 
 def record_failure(client: LookupClient) -> None:
-    start, remaining = _window()
-    for counter_id in client.counter_ids():
-        key = _key(counter_id, start)
-        cache.add(key, 0, remaining + 5)
-        try:
-            cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.set(key, 1, remaining + 5)
     FailedCodeLookup.objects.create(
         merchant=client.merchant,
         channel=client.channel,
@@ -108,28 +162,29 @@ def _normalised_or_typo(code: str) -> str:
 
 def lock_card_by_code(*, client: LookupClient, code: str) -> GiftCard:
     """Inside the caller's transaction: find and lock the card in one query. An unknown
-    code is counted once the transaction has rolled back (``after_rollback``)."""
-    check_allowed(client)
-    card = lock_card_by_digest(
-        merchant=client.merchant, code_digest=codes.digest(_normalised_or_typo(code))
-    )
+    code is recorded once the transaction has rolled back (``after_rollback``)."""
+    digest = codes.digest(_normalised_or_typo(code))
+    taken = claim(client)
+    card = lock_card_by_digest(merchant=client.merchant, code_digest=digest)
     if card is None:
         error = CardNotFound("No gift card matches that code.")
         error.after_rollback.append(lambda: record_failure(client))
         raise error
+    taken.release()
     return card
 
 
 def find_card_by_code(*, client: LookupClient, code: str) -> GiftCard:
     """The merchant's card with this code, or CardNotFound (and one more failure)."""
-    check_allowed(client)
-    normalised = _normalised_or_typo(code)
+    digest = codes.digest(_normalised_or_typo(code))
+    taken = claim(client)
     card = (
-        GiftCard.objects.filter(merchant=client.merchant, code_digest=codes.digest(normalised))
+        GiftCard.objects.filter(merchant=client.merchant, code_digest=digest)
         .select_related("product")
         .first()
     )
     if card is None:
         record_failure(client)
         raise CardNotFound("No gift card matches that code.")
+    taken.release()
     return card

@@ -228,6 +228,7 @@ class LookupChannel(models.TextChoices):
     TILL = "till", "Till"
     DASHBOARD = "dashboard", "Dashboard"
     STOREFRONT = "storefront", "Storefront"
+    WALLET = "wallet", "Wallet"
 
 
 class FailedCodeLookup(models.Model):

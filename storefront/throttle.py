@@ -10,10 +10,12 @@ from django.http import HttpResponse
 from django.utils import timezone
 
 
-def throttled_context(retry_after: int) -> dict[str, Any]:
-    """``throttled``, ``minutes`` (rounded up: never promise too early) and ``retry_at``."""
+def throttled_context(retry_after: int, *, reason: str = "") -> dict[str, Any]:
+    """``throttled``, ``throttle_reason`` (who is paused, and why), ``minutes`` (rounded
+    up: never promise too early) and ``retry_at``."""
     return {
         "throttled": True,
+        "throttle_reason": reason,
         "minutes": max(1, -(-retry_after // 60)),
         "retry_at": timezone.now() + timedelta(seconds=retry_after),
     }

@@ -189,13 +189,14 @@ def _card_result(card: GiftCard) -> dict[str, Any]:
 
 
 def _throttled_page(
-    request: HttpRequest, merchant: Merchant, form: BalanceForm, retry_after: int
+    request: HttpRequest, merchant: Merchant, form: BalanceForm, refusal: TooManyLookups
 ) -> HttpResponse:
+    retry_after = refusal.retry_after
     context = {
         **_base_context(merchant),
         "form": form,
         "errors": [],
-        **throttle.throttled_context(retry_after),
+        **throttle.throttled_context(retry_after, reason=refusal.detail),
         "meta": _balance_meta(merchant),
     }
     response = render(request, "storefront/balance.html", context, status=429)
@@ -234,16 +235,19 @@ def balance_check(request: HttpRequest, slug: str) -> HttpResponse:
     status = 200
     if form.is_valid():
         user = request.user
+        if not user.is_authenticated and not request.session.session_key:
+            request.session.save()  # a visitor's guesses are counted against their session
         client = LookupClient(
             merchant=merchant,
             channel=LookupChannel.STOREFRONT,
             ip_address=client_ip(request),
             user=user if user.is_authenticated else None,
+            session_key=request.session.session_key or "",
         )
         try:
             card = find_card_by_code(client=client, code=form.cleaned_data["code"])
         except TooManyLookups as exc:
-            return _throttled_page(request, merchant, BalanceForm(), exc.retry_after)
+            return _throttled_page(request, merchant, BalanceForm(), exc)
         except CardNotFound:
             form.add_error(
                 "code",

@@ -91,7 +91,7 @@ def claim_by_code(request: HttpRequest) -> HttpResponse:
     merchant = form.cleaned_data["merchant"]
     client = LookupClient(
         merchant=merchant,
-        channel=LookupChannel.STOREFRONT,
+        channel=LookupChannel.WALLET,
         ip_address=client_ip(request),
         user=_user(request),
     )
@@ -101,7 +101,10 @@ def claim_by_code(request: HttpRequest) -> HttpResponse:
         )
     except TooManyLookups as exc:
         response = _cards_page(
-            request, ClaimForm(), status=429, **throttled_context(exc.retry_after)
+            request,
+            ClaimForm(),
+            status=429,
+            **throttled_context(exc.retry_after, reason=exc.detail),
         )
         return set_retry_after(response, exc.retry_after)
     except CardNotFound:

@@ -35,6 +35,9 @@ GIFTCARD_CODE_KEY = env.str("GIFTCARD_CODE_KEY", default="")
 # Gift cards: the platform's validity floor (GC-8) and code-guessing brakes (GC-5).
 GIFTCARD_MIN_VALIDITY_DAYS = env.int("GIFTCARD_MIN_VALIDITY_DAYS", default=365)
 GIFTCARD_LOOKUP_FAILURES_PER_CLIENT = env.int("GIFTCARD_LOOKUP_FAILURES_PER_CLIENT", default=10)
+# Public pages (storefront, wallet): per visitor as above, per address (people share
+# one: a cafe's Wi-Fi), and all anonymous guesses at one merchant together.
+GIFTCARD_LOOKUP_FAILURES_PER_ADDRESS = env.int("GIFTCARD_LOOKUP_FAILURES_PER_ADDRESS", default=30)
 GIFTCARD_LOOKUP_FAILURES_PER_MERCHANT = env.int(
     "GIFTCARD_LOOKUP_FAILURES_PER_MERCHANT", default=200
 )

@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -230,6 +231,26 @@ def test_the_throttle_is_per_key(api_client: APIClient, merchant: Merchant, sett
     for _ in range(3):
         post(api_client, "/api/v1/gift-cards/lookup/", {"code": codes.generate()})
     other = APIClient(REMOTE_ADDR="10.1.2.3")
+    other.credentials(
+        HTTP_AUTHORIZATION="Bearer " + api_key_create(merchant=merchant, name="second").plaintext
+    )
+    assert post(other, "/api/v1/gift-cards/lookup/", {"code": codes.generate()}).status_code == 404
+
+
+def test_a_second_key_from_the_same_address_is_not_braked(
+    api_client: APIClient, merchant: Merchant, settings
+) -> None:
+    settings.GIFTCARD_LOOKUP_FAILURES_PER_CLIENT = 3
+    for _ in range(3):
+        post(api_client, "/api/v1/gift-cards/lookup/", {"code": codes.generate()})
+    blocked = post(api_client, "/api/v1/gift-cards/lookup/", {"code": codes.generate()})
+    assert blocked.json()["limited_by"] == "key"
+    assert "This API key" in blocked.json()["detail"]
+    # Same address (the test client's), another key of the same merchant: untouched, and
+    # the storefront's visitors from that address do not spend the keys' budgets either.
+    for _ in range(5):
+        Client().post(f"/s/{merchant.slug}/balance/", {"code": codes.generate()})
+    other = APIClient()
     other.credentials(
         HTTP_AUTHORIZATION="Bearer " + api_key_create(merchant=merchant, name="second").plaintext
     )

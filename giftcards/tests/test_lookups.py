@@ -1,21 +1,29 @@
-"""Guessing codes makes no progress (GC-5): failures are counted per client and brake."""
+"""Guessing codes makes no progress (GC-5), and nobody can spend anyone else's budget."""
 
 from __future__ import annotations
 
 import os
+import threading
+from typing import Any
 
 import pytest
+import time_machine
 from django.core.cache import caches
 from django.test import override_settings
 
+from accounts.models import User
 from giftcards import codes
 from giftcards.exceptions import CardNotFound, TooManyLookups
-from giftcards.lookups import LookupClient, check_allowed, find_card_by_code
+from giftcards.lookups import LookupClient, claim, find_card_by_code, remaining_budget
 from giftcards.models import FailedCodeLookup, LookupChannel
 from giftcards.tests.helpers import issue
-from merchants.models import Merchant
+from merchants.models import ApiKey, Merchant
+from merchants.services import api_key_create
+from tests.concurrency import in_threads
 
 pytestmark = pytest.mark.django_db
+
+CAFE_WIFI = "203.0.113.80"
 
 
 def _guess(client: LookupClient, times: int) -> None:
@@ -24,61 +32,205 @@ def _guess(client: LookupClient, times: int) -> None:
             find_card_by_code(client=client, code=codes.generate())
 
 
-def test_a_client_is_stopped_after_the_limit(merchant: Merchant, settings) -> None:
+def visitor(merchant: Merchant, *, session: str = "s1", ip: str = CAFE_WIFI) -> LookupClient:
+    return LookupClient(
+        merchant=merchant, channel=LookupChannel.STOREFRONT, ip_address=ip, session_key=session
+    )
+
+
+def till(merchant: Merchant, user: User, *, ip: str = CAFE_WIFI) -> LookupClient:
+    return LookupClient(merchant=merchant, channel=LookupChannel.TILL, ip_address=ip, user=user)
+
+
+def api(merchant: Merchant, key: ApiKey, *, ip: str = CAFE_WIFI) -> LookupClient:
+    return LookupClient(merchant=merchant, channel=LookupChannel.API, ip_address=ip, api_key=key)
+
+
+@pytest.fixture
+def key(merchant: Merchant) -> ApiKey:
+    return api_key_create(merchant=merchant, name="pos").api_key
+
+
+def test_a_client_is_stopped_after_the_limit(merchant: Merchant, clerk: User, settings) -> None:
     settings.GIFTCARD_LOOKUP_FAILURES_PER_CLIENT = 4
-    client = LookupClient(merchant=merchant, channel=LookupChannel.TILL, ip_address="10.0.0.1")
+    client = till(merchant, clerk)
     _guess(client, 4)
     real = issue(merchant).code
     with pytest.raises(TooManyLookups) as excinfo:
         find_card_by_code(client=client, code=real)  # even a right code waits
     assert excinfo.value.status == 429
     assert excinfo.value.retry_after >= 1
+    assert excinfo.value.scope == "user"
+    assert "You have tried too many unknown codes" in excinfo.value.detail
     assert FailedCodeLookup.objects.filter(channel="till").count() == 4
 
 
-def test_successful_lookups_do_not_count(merchant: Merchant, settings) -> None:
+def test_successful_lookups_do_not_count(merchant: Merchant, key: ApiKey, settings) -> None:
     settings.GIFTCARD_LOOKUP_FAILURES_PER_CLIENT = 2
-    client = LookupClient(merchant=merchant, channel=LookupChannel.API, ip_address="10.0.0.2")
+    client = api(merchant, key)
     code = issue(merchant).code
     for _ in range(10):
         find_card_by_code(client=client, code=code)
-    check_allowed(client)
+    assert remaining_budget(client) == 2
 
 
-def test_the_storefront_also_brakes_per_merchant(merchant: Merchant, settings) -> None:
-    settings.GIFTCARD_LOOKUP_FAILURES_PER_CLIENT = 100
+def test_a_typo_is_refused_without_spending_anything(merchant: Merchant, key: ApiKey) -> None:
+    client = api(merchant, key)
+    with pytest.raises(CardNotFound, match="typos"):
+        find_card_by_code(client=client, code="ABCD-EFGH-JKMN-PQRS")
+    assert remaining_budget(client) == 10
+    assert not FailedCodeLookup.objects.exists()
+
+
+def test_a_shopper_guessing_on_the_cafe_wifi_stops_only_themself(
+    merchant: Merchant, clerk: User, key: ApiKey, settings
+) -> None:
+    settings.GIFTCARD_LOOKUP_FAILURES_PER_CLIENT = 10
+    shopper = visitor(merchant, session="guesser")
+    _guess(shopper, 10)
+    with pytest.raises(TooManyLookups) as excinfo:
+        find_card_by_code(client=shopper, code=codes.generate())
+    assert excinfo.value.scope == "visitor"
+    assert "till" not in excinfo.value.detail
+
+    real = issue(merchant).code
+    # Same address: the till, the API key and another shopper are not braked.
+    assert find_card_by_code(client=till(merchant, clerk), code=real)
+    assert find_card_by_code(client=api(merchant, key), code=real)
+    assert find_card_by_code(client=visitor(merchant, session="neighbour"), code=real)
+
+
+def test_rotating_sessions_meets_the_address_budget(merchant: Merchant, settings) -> None:
+    settings.GIFTCARD_LOOKUP_FAILURES_PER_CLIENT = 2
+    settings.GIFTCARD_LOOKUP_FAILURES_PER_ADDRESS = 5
+    for n in range(5):
+        _guess(visitor(merchant, session=f"fresh-{n}"), 1)
+    with pytest.raises(TooManyLookups) as excinfo:
+        find_card_by_code(client=visitor(merchant, session="fresh-again"), code=codes.generate())
+    assert excinfo.value.scope == "address"
+    assert "internet connection" in excinfo.value.detail
+    # Another address is not affected.
+    _guess(visitor(merchant, session="elsewhere", ip="198.51.100.7"), 1)
+
+
+def test_the_merchants_anonymous_budget_never_stops_staff_or_keys(
+    merchant: Merchant, other_merchant: Merchant, clerk: User, key: ApiKey, settings
+) -> None:
     settings.GIFTCARD_LOOKUP_FAILURES_PER_MERCHANT = 6
-    for n in range(6):  # six different addresses, one guess each
-        _guess(
-            LookupClient(
-                merchant=merchant, channel=LookupChannel.STOREFRONT, ip_address=f"10.0.1.{n}"
-            ),
-            1,
+    for n in range(6):  # six different addresses and sessions, one guess each
+        _guess(visitor(merchant, session=f"v{n}", ip=f"10.0.1.{n}"), 1)
+    with pytest.raises(TooManyLookups) as excinfo:
+        find_card_by_code(
+            client=visitor(merchant, session="new", ip="10.0.9.9"), code=codes.generate()
         )
-    fresh = LookupClient(merchant=merchant, channel=LookupChannel.STOREFRONT, ip_address="10.0.9.9")
-    with pytest.raises(TooManyLookups):
-        check_allowed(fresh)
-    staff = LookupClient(merchant=merchant, channel=LookupChannel.TILL, ip_address="10.0.9.9")
-    check_allowed(staff)  # the till is braked per person, not per merchant
+    assert excinfo.value.scope == "merchant"
+    assert merchant.name in excinfo.value.detail
+    real = issue(merchant).code
+    assert find_card_by_code(client=till(merchant, clerk, ip="10.0.9.9"), code=real)
+    assert find_card_by_code(client=api(merchant, key, ip="10.0.9.9"), code=real)
+    # Another merchant's storefront is not affected either.
+    _guess(visitor(other_merchant, session="new", ip="10.0.9.9"), 1)
 
 
-def test_the_window_resets(merchant: Merchant, settings) -> None:
-    import time_machine
+def test_the_wallet_counts_like_the_storefront(merchant: Merchant, user: User, settings) -> None:
+    settings.GIFTCARD_LOOKUP_FAILURES_PER_CLIENT = 3
+    client = LookupClient(
+        merchant=merchant, channel=LookupChannel.WALLET, ip_address=CAFE_WIFI, user=user
+    )
+    _guess(client, 3)
+    with pytest.raises(TooManyLookups) as excinfo:
+        find_card_by_code(client=client, code=codes.generate())
+    assert excinfo.value.scope == "visitor"
+    assert FailedCodeLookup.objects.filter(channel="wallet", user=user).count() == 3
 
+
+def test_the_window_resets(merchant: Merchant, key: ApiKey, settings) -> None:
     settings.GIFTCARD_LOOKUP_FAILURES_PER_CLIENT = 1
     settings.GIFTCARD_LOOKUP_WINDOW_SECONDS = 60
-    client = LookupClient(merchant=merchant, channel=LookupChannel.API, ip_address="10.0.0.3")
+    client = api(merchant, key)
     with time_machine.travel("2026-11-25 10:00:05+00:00", tick=False):
         _guess(client, 1)
         with pytest.raises(TooManyLookups) as excinfo:
-            check_allowed(client)
+            claim(client)
         assert excinfo.value.retry_after == 55
     with time_machine.travel("2026-11-25 10:01:01+00:00", tick=False):
-        check_allowed(client)
+        claim(client).release()
+
+
+def test_a_refusal_takes_nothing(merchant: Merchant, settings) -> None:
+    settings.GIFTCARD_LOOKUP_FAILURES_PER_CLIENT = 1
+    settings.GIFTCARD_LOOKUP_FAILURES_PER_MERCHANT = 50
+    spent = visitor(merchant, session="spent")
+    _guess(spent, 1)
+    for _ in range(20):
+        with pytest.raises(TooManyLookups):
+            claim(spent)
+    # The refused attempts did not eat into the address's or the merchant's budgets.
+    assert remaining_budget(visitor(merchant, session="other")) == 1
+    fresh_merchant_view = visitor(merchant, session="x", ip="198.51.100.1")
+    settings.GIFTCARD_LOOKUP_FAILURES_PER_CLIENT = 100
+    settings.GIFTCARD_LOOKUP_FAILURES_PER_ADDRESS = 100
+    assert remaining_budget(fresh_merchant_view) == 49
+
+
+def test_parallel_guesses_claim_at_most_the_budget(merchant: Merchant, key: ApiKey) -> None:
+    client = api(merchant, key)
+    granted: list[int] = []
+    lock = threading.Lock()
+
+    def guess(_: int) -> None:
+        try:
+            claim(client)
+        except TooManyLookups:
+            return
+        with lock:
+            granted.append(1)
+
+    threads = [threading.Thread(target=guess, args=(n,)) for n in range(30)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(granted) == 10
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_wrong_codes_reach_the_database_at_most_budget_times(
+    merchant: Merchant, key: ApiKey, settings: Any
+) -> None:
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        pytest.skip("needs PostgreSQL for parallel connections")
+    client = api(merchant, key)
+
+    def guess(_: int) -> str:
+        try:
+            find_card_by_code(client=client, code=codes.generate())
+        except TooManyLookups:
+            return "throttled"
+        except CardNotFound:
+            return "not found"
+        return "found"
+
+    outcomes = in_threads(30, guess)
+    assert outcomes.count("not found") == 10
+    assert outcomes.count("throttled") == 20
+    assert FailedCodeLookup.objects.filter(api_key=key).count() == 10
+
+
+@pytest.mark.parametrize("letter", ["\u017f", "\u0131", "\u00df", "\uff33"])
+def test_codes_are_ascii_only(merchant: Merchant, key: ApiKey, letter: str) -> None:
+    card = issue(merchant)
+    real = card.code
+    # Put a non-ASCII look-alike where an S or an I/1 is, or append it.
+    spoofed = real[:-1] + letter if letter != "\u00df" else real + letter
+    with pytest.raises(codes.InvalidCode):
+        codes.normalise(spoofed)
+    with pytest.raises(CardNotFound):
+        find_card_by_code(client=api(merchant, key), code=spoofed)
 
 
 @pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="REDIS_URL not set (CI sets it)")
-def test_counters_live_in_redis_when_configured(merchant: Merchant, settings) -> None:
+def test_counters_live_in_redis_when_configured(merchant: Merchant, key: ApiKey, settings) -> None:
     redis_cache = {
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
@@ -89,10 +241,10 @@ def test_counters_live_in_redis_when_configured(merchant: Merchant, settings) ->
     settings.GIFTCARD_LOOKUP_FAILURES_PER_CLIENT = 3
     with override_settings(CACHES=redis_cache):
         caches["default"].clear()
-        client = LookupClient(merchant=merchant, channel=LookupChannel.API, ip_address="10.0.0.4")
+        client = api(merchant, key)
         _guess(client, 3)
         with pytest.raises(TooManyLookups):
-            check_allowed(client)
+            claim(client)
         backend = type(caches["default"]).__module__
         assert backend.startswith("django_redis")
         caches["default"].clear()

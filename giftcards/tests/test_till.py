@@ -226,8 +226,10 @@ def test_too_many_unknown_codes_pause_the_till_with_429(
     refused = lookup(clerk_client, merchant, codes.generate())
     assert refused.status_code == 429
     assert int(refused["Retry-After"]) > 0
-    assert "Too many unknown codes" in html(refused)
-    assert re.search(r"try again in about \d+ minutes? \(after \d\d:\d\d\)", html(refused))
+    # It says who is paused (this clerk, not the till or the shop) and until when.
+    assert "You have tried too many unknown codes" in html(refused)
+    assert "your colleagues can go on" in html(refused)
+    assert re.search(r"paused for about \d+ minutes?; .*\(Until \d\d:\d\d\.\)", html(refused))
     # Even a real code waits: the brake is applied before the database is asked.
     real = lookup(clerk_client, merchant, issued.code)
     assert real.status_code == 429

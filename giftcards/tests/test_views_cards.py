@@ -203,7 +203,26 @@ def test_code_guessing_in_the_dashboard_is_throttled(
         clerk_client.post(url("cards", merchant), {"q": codes.generate()})
     response = clerk_client.post(url("cards", merchant), {"q": real.code})
     assert response.context["rows"] == []
-    assert "Too many unknown codes" in page(response)
+    assert "You have tried too many unknown codes" in page(response)
+    assert FailedCodeLookup.objects.filter(channel="dashboard").count() == 2
+
+
+@pytest.mark.parametrize("look_alike", ["\u017f", "\u0131"])
+def test_a_non_ascii_look_alike_of_a_code_finds_nothing_in_the_dashboard(
+    clerk_client: Client, merchant: Merchant, look_alike: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = "S1S1S1S1S1S1S1S"
+    monkeypatch.setattr(codes, "generate", lambda: body + codes.check_symbol(body))
+    real = issue(merchant, 1000)
+    # Case mapping would read the look-alike as S or I (then 1): never a way around
+    # the throttled lookup.
+    typed = (
+        real.code.replace("S", look_alike)
+        if look_alike == "\u017f"
+        else real.code.replace("1", look_alike)
+    )
+    response = clerk_client.post(url("cards", merchant), {"q": typed})
+    assert response.context["rows"] == []
 
 
 def test_search_results_come_back_as_a_fragment_for_htmx(

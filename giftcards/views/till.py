@@ -261,13 +261,7 @@ class TillView(TillMixin):
             card = find_card_by_code(client=client, code=form.cleaned_data["code"])
         except TooManyLookups as exc:
             retry_at = timezone.localtime() + timedelta(seconds=exc.retry_after)
-            minutes = max(1, round(exc.retry_after / 60))
-            form.add_error(
-                None,
-                "Too many unknown codes were tried at this till. For security, lookups "
-                f"are paused: try again in about {minutes} minute{'s' if minutes != 1 else ''}"
-                f" (after {retry_at:%H:%M}).",
-            )
+            form.add_error(None, f"{exc.detail} (Until {retry_at:%H:%M}.)")
             response = self.show(429, step="lookup", form=form)
             response["Retry-After"] = str(exc.retry_after)
             return response
