@@ -38,6 +38,11 @@ EMAIL_SWITCHED_OFF = "email is switched off"
 TOO_MANY_EMAILS = "too many emails were sent in the last hour"
 PROBLEM_ON_OUR_SIDE = "of a problem on our side"
 _WARNED = "_email_not_sent_warned"
+# Sign-up and password reset answer every address alike, known or not: only a reason that
+# holds for every address (email switched off) may be shown after them.
+_ANSWERED_ALIKE = frozenset(
+    {"password_reset", "account_already_exists", "account_email_verification"}
+)
 _SENT_MESSAGE = "account/messages/email_confirmation_sent.txt"
 
 
@@ -134,9 +139,9 @@ class AccountAdapter(DefaultAccountAdapter):
             channels=[Channel.EMAIL],
         )
         reason = _reason_not_sent(logs)
-        if event == Event.PASSWORD_RESET and reason != email_unavailable_reason():
-            # A limit or a fault that only an existing account can meet: saying so would
-            # tell a stranger that the address has an account.
+        if event in _ANSWERED_ALIKE and reason != email_unavailable_reason():
+            # A limit or a fault that only an existing account can meet (its address got
+            # other mail this hour): saying so would tell a stranger that it has one.
             reason = ""
         request = getattr(self, "request", None)
         if reason and request is not None:

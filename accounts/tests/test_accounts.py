@@ -191,3 +191,32 @@ def test_emails_are_unique_regardless_of_case() -> None:
     User.objects.create_user("a@example.com")
     with pytest.raises(ValidationError):
         User.objects.create_user("A@EXAMPLE.com")
+
+
+def _signup_page(email: str) -> tuple[str, list[str]]:
+    from django.contrib.messages import get_messages
+
+    fresh = Client()
+    response = signup(fresh, email)
+    said = [str(m).replace(email, "<address>") for m in get_messages(response.wsgi_request)]
+    return response["Location"], said
+
+
+def test_signup_answers_a_known_and_an_unknown_address_alike() -> None:
+    """A known address whose mail is limited this hour must not show a warning that an
+    unknown address would not: that would reveal the account."""
+    from communications.models import CommunicationLog, Event, MessageStatus
+    from communications.services import Recipient, send, settings_update
+
+    settings_update(actor=None, per_recipient_hourly_limit=1)
+    UserFactory(email="known@example.com")
+    send(Event.PASSWORD_CHANGED, Recipient(email="known@example.com"), {"user_email": "x"})
+
+    known = _signup_page("known@example.com")
+    unknown = _signup_page("unknown@example.com")
+
+    assert CommunicationLog.objects.filter(
+        event=Event.ACCOUNT_ALREADY_EXISTS, status=MessageStatus.RATE_LIMITED
+    ).exists()
+    assert known == unknown
+    assert not any("could not send" in m for m in known[1])
