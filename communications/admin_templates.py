@@ -32,7 +32,7 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST
 
 from communications.models import Channel, CommunicationTemplate, TemplateVersion
-from communications.rendering import Rendered
+from communications.rendering import ALLOWED_FILTERS, Rendered
 from communications.template_services import (
     TemplateRefused,
     template_preview,
@@ -82,7 +82,7 @@ class TemplateTextForm(forms.Form):
         required=False,
         strip=False,
         widget=forms.Textarea(attrs={"rows": 12, "cols": 80, "spellcheck": "false"}),
-        help_text="Optional. Variables are escaped here; leave empty for text-only email.",
+        help_text="Optional. Variables are always escaped here; leave empty for text-only email.",
     )
     note = forms.CharField(
         label="What changed",
@@ -278,6 +278,7 @@ class CommunicationTemplateAdmin(admin.ModelAdmin):
             "preview": self._preview_context(request, template, rendered),
             "preview_url": self._url("preview", template.pk),
             "declared": list(template.variables),
+            "filters": list(ALLOWED_FILTERS),
             "sample": dict(template.sample_context or {}),
             **(extra_context or {}),
         }

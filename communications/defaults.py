@@ -30,6 +30,15 @@ GIFT_CARD_EMAIL_V1: dict[str, str] = {
     '<p><a href="{{ card_url }}">See your card</a></p>',
 }
 
+# The catch-all for mail sent the Django way as first shipped: its HTML part used the
+# ``safe`` filter, which templates may no longer use. The gateway now passes that HTML
+# (rendered and escaped by Django's own templates) as markup, so ``{{ html }}`` shows it.
+SYSTEM_EMAIL_V1: dict[str, str] = {
+    "subject": "{{ subject }}",
+    "text": "{{ body }}",
+    "html": "{{ html|safe }}",
+}
+
 DEFAULTS: list[dict[str, Any]] = [
     {
         "event": "account_email_verification",
@@ -331,9 +340,10 @@ DEFAULTS: list[dict[str, Any]] = [
         "channel": "email",
         "variables": [*SITE, "subject", "body", "html"],
         "sample": {"subject": "Server error", "body": "Details...", "html": ""},
-        "subject": "{{ subject }}",
-        "text": "{{ body }}",
-        "html": "{{ html|safe }}",
+        "subject": SYSTEM_EMAIL_V1["subject"],
+        "text": SYSTEM_EMAIL_V1["text"],
+        "html": "{{ html }}",
+        "note": "Shipped default, without the safe filter",
     },
 ]
 

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from django.core.mail import EmailMessage
 from django.core.mail.backends.base import BaseEmailBackend
+from markupsafe import Markup
 
 from communications.models import Channel, Event, MessageStatus
 
@@ -18,10 +19,13 @@ class GatewayEmailBackend(BaseEmailBackend):
 
         queued = 0
         for message in email_messages:
-            html = ""
+            # The HTML alternative is a finished document built by the sender (Django's
+            # templates escape what they insert): the system email shows it as it is.
+            # Message templates cannot mark text safe; only this trusted input is.
+            html = Markup("")
             for content, mimetype in getattr(message, "alternatives", []) or []:
                 if mimetype == "text/html":
-                    html = str(content)
+                    html = Markup(str(content))  # noqa: S704 - the sender's finished HTML
             for address in message.recipients():
                 logs = send(
                     Event.SYSTEM_EMAIL,

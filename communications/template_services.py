@@ -1,8 +1,9 @@
 """Writes to message templates (CM-4): save a new version, activate any version.
 
 A version is saved only when every part parses, uses no ``include``/``import``/
-``extends``/``from`` tag, names only the template's declared variables, and renders
-with the template's sample data: what is saved can always be sent. Templates are read
+``extends``/``from``/``autoescape`` tag, names only the template's declared variables,
+uses only the allowed filters (never ``safe``), and renders with the template's sample
+data: what is saved can always be sent (``communications.rendering`` says why). Templates are read
 from the database on every message (no cache), so the next message uses the version
 that is active once the transaction commits.
 """

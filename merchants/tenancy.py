@@ -9,13 +9,14 @@ A URL-walking test fails if a view under ``/m/<slug>/`` or ``/api/v1/`` skips th
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.db import models
 from django.http import Http404, HttpRequest, HttpResponseBase
-from rest_framework import permissions
+from rest_framework import exceptions, permissions
 
 from merchants.models import Membership, Merchant, MerchantStatus, Role
 
@@ -97,9 +98,46 @@ class MerchantViewMixin(LoginRequiredMixin):
         return context
 
 
+# HEAD is GET without the body, so it needs what GET needs. OPTIONS describes the
+# endpoint: it needs what GET needs, or, on an endpoint without GET, what its methods need.
+_DESCRIBING_METHODS = ("HEAD", "OPTIONS")
+
+ScopeRequirement = tuple[str, ...] | Mapping[str, tuple[str, ...]]
+
+
+def scopes_required(view: APIView, method: str) -> tuple[str, ...] | None:
+    """The scopes an API key needs to call ``method`` on ``view``, or None when the view
+    does not serve that method to API keys.
+
+    ``view.required_scopes`` is either one tuple for every method the view serves, or a
+    mapping from method to tuple. A view that declares nothing, and a method it serves
+    but does not list, are refused rather than open to any key.
+    """
+    declared: ScopeRequirement | None = getattr(view, "required_scopes", None)
+    if declared is None:
+        return None
+    served = [m for m in view.allowed_methods if m not in _DESCRIBING_METHODS]
+    if isinstance(declared, str):
+        declared = (declared,)
+    if isinstance(declared, Mapping):
+        listed = {m.upper(): tuple(scopes) for m, scopes in declared.items()}
+        table = {m: listed[m] for m in served if m in listed}
+    else:
+        table = dict.fromkeys(served, tuple(declared))
+    method = method.upper()
+    if method in _DESCRIBING_METHODS:
+        if "GET" in table:
+            return table["GET"]
+        if method == "HEAD" or not table:
+            return None
+        return tuple(dict.fromkeys(scope for scopes in table.values() for scope in scopes))
+    return table.get(method)
+
+
 class HasMerchantScope(permissions.BasePermission):
-    """The request carries a usable API key of an active merchant, and the key holds the
-    view's ``required_scopes`` (all of them)."""
+    """The request carries a usable API key of an active merchant, and the key holds every
+    scope the view requires for the request's method (see ``scopes_required``). A method
+    the view does not serve is refused with 405 before anything runs."""
 
     message = "A valid API key is required."
 
@@ -109,9 +147,13 @@ class HasMerchantScope(permissions.BasePermission):
         client = request.user
         if not isinstance(client, ApiClient):
             return False
-        required = getattr(view, "required_scopes", ())
-        if isinstance(required, dict):
-            required = required.get(request.method or "GET", ())
+        if getattr(view, "required_scopes", None) is None:
+            self.message = "This endpoint is not open to API keys."
+            return False
+        method = request.method or ""
+        required = scopes_required(view, method)
+        if required is None:
+            raise exceptions.MethodNotAllowed(method)
         missing = [scope for scope in required if not client.has_scope(scope)]
         if missing:
             self.message = f"This API key lacks the scope(s): {', '.join(missing)}."

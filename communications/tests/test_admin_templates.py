@@ -71,6 +71,7 @@ def test_the_editor_shows_the_active_text_its_preview_and_the_versions(
     assert "Reset your {{ site_name }} password" in html  # the source, to edit
     assert "Reset your Giftwell password" in html  # the preview, rendered
     assert "password_reset_url" in html  # the declared variables are listed
+    assert "<code>striptags</code>" in html  # and the filters a template may use
     assert "v1" in html
     assert "(active)" in html
     frame = re.search(r'<iframe class="rendered-html" src="([^"]+)"', html)
@@ -104,6 +105,15 @@ def test_the_live_preview_renders_the_typed_text_and_saves_nothing(
         ({"body_html": "{% extends 'base.html' %}"}, "tag is not allowed"),
         ({"body_text": "{{ user_email.__class__.__mro__ }}"}, "could not be rendered"),
         ({"body_text": "{% for %}"}, "syntax error"),
+        ({"body_html": "<p>{{ user_email|safe }}</p>"}, "the &#x27;safe&#x27; filter is not"),
+        (
+            {"body_html": "{% autoescape false %}{{ user_email }}{% endautoescape %}"},
+            "the &#x27;autoescape&#x27; tag is not allowed",
+        ),
+        ({"body_html": "{{ Markup(user_email) }}"}, "unknown variable(s) Markup"),
+        ({"body_text": "{{ lipsum(5) }}"}, "unknown variable(s) lipsum"),
+        ({"body_text": "{{ user_email|truncate(1) }}"}, "could not be rendered"),
+        ({"body_text": "{{ 1 // 0 }}"}, "could not be rendered"),
         ({"subject": ""}, "This field is required"),
     ],
 )

@@ -12,7 +12,29 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 
 MIN_SECRET_KEY_LENGTH = 50
-_INSECURE_SECRET_PREFIXES = ("django-insecure", "dev-", "changeme", "insecure")
+MIN_CODE_KEY_LENGTH = 32
+
+# The development profile (``local.py``) falls back to these keys, which are in the
+# repository for anyone to read: production refuses them and anything that starts the same.
+DEVELOPMENT_KEY_PREFIX = "local-development"
+DEVELOPMENT_SECRET_KEY = DEVELOPMENT_KEY_PREFIX + "-only-" + "x" * 40
+DEVELOPMENT_CODE_KEY = DEVELOPMENT_KEY_PREFIX + "-code-key-not-secret"
+
+_PLACEHOLDER_PREFIXES = (
+    "django-insecure",
+    "dev-",
+    "changeme",
+    "insecure",
+    "test-only",
+    DEVELOPMENT_KEY_PREFIX,
+)
+
+
+def _is_placeholder(value: str) -> bool:
+    """A committed, example or degenerate value rather than a random one."""
+    if value in (DEVELOPMENT_SECRET_KEY, DEVELOPMENT_CODE_KEY):
+        return True
+    return value.strip().lower().startswith(_PLACEHOLDER_PREFIXES) or len(set(value)) < 5
 
 
 def production_problems(conf: Mapping[str, Any]) -> list[str]:
@@ -26,7 +48,7 @@ def production_problems(conf: Mapping[str, Any]) -> list[str]:
             f"SECRET_KEY is too short ({len(secret)} characters): "
             f"use at least {MIN_SECRET_KEY_LENGTH} random characters."
         )
-    elif secret.lower().startswith(_INSECURE_SECRET_PREFIXES) or len(set(secret)) < 5:
+    elif _is_placeholder(secret):
         problems.append("SECRET_KEY looks like a development placeholder: generate a new one.")
 
     hosts: Sequence[str] = conf.get("ALLOWED_HOSTS") or []
@@ -39,10 +61,15 @@ def production_problems(conf: Mapping[str, Any]) -> list[str]:
         problems.append("DEBUG is on: production mode must run with DEBUG=false.")
 
     code_key = conf.get("GIFTCARD_CODE_KEY") or ""
-    if len(code_key) < 32:
+    if len(code_key) < MIN_CODE_KEY_LENGTH:
         problems.append(
-            "GIFTCARD_CODE_KEY is missing or shorter than 32 characters: it keys the "
-            "digest and encryption of gift card codes; set a long random value."
+            f"GIFTCARD_CODE_KEY is missing or shorter than {MIN_CODE_KEY_LENGTH} characters: "
+            "it keys the digest and encryption of gift card codes; set a long random value."
+        )
+    elif _is_placeholder(code_key):
+        problems.append(
+            "GIFTCARD_CODE_KEY looks like a development placeholder: it keys the digest and "
+            "encryption of gift card codes; set a long random value."
         )
 
     problems += _payment_problems(conf)

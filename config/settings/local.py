@@ -6,7 +6,7 @@ start-up guards as production, so a half-configured deployment cannot slip throu
 
 from .base import *  # noqa: F403
 from .base import env
-from .guards import enforce_production_settings
+from .guards import DEVELOPMENT_CODE_KEY, DEVELOPMENT_SECRET_KEY, enforce_production_settings
 
 DEBUG = env.bool("DEBUG", default=True)
 
@@ -14,8 +14,9 @@ if DEBUG:
     DEMO_DATA_ALLOWED = True
     WHITENOISE_USE_FINDERS = True
     WHITENOISE_AUTOREFRESH = True
-    SECRET_KEY = SECRET_KEY or "local-development-only-" + "x" * 40
-    GIFTCARD_CODE_KEY = GIFTCARD_CODE_KEY or "local-development-code-key-not-secret"
+    # Public values, refused by the production guards.
+    SECRET_KEY = SECRET_KEY or DEVELOPMENT_SECRET_KEY
+    GIFTCARD_CODE_KEY = GIFTCARD_CODE_KEY or DEVELOPMENT_CODE_KEY
     ALLOWED_HOSTS = ALLOWED_HOSTS or ["127.0.0.1", "localhost", "[::1]"]
     LOG_FORMAT = env.str("LOG_FORMAT", default="console")
     from core.logging import build_logging_config

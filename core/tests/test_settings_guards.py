@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -60,11 +61,68 @@ def test_the_test_payment_provider_can_be_allowed_for_a_demo_site() -> None:
     assert production_problems(conf) == []
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        "local-development-" + GOOD_SECRET,
+        "Local-Development" + GOOD_SECRET,
+        "  local-development-" + GOOD_CODE_KEY,
+        "local-development",
+    ],
+)
+@pytest.mark.parametrize("variable", ["SECRET_KEY", "GIFTCARD_CODE_KEY"])
+def test_any_key_starting_with_local_development_is_refused(variable: str, value: str) -> None:
+    problems = production_problems({**GOOD, variable: value})
+
+    assert len(problems) == 1
+    assert problems[0].startswith(variable)
+
+
+@pytest.mark.parametrize("variable", ["SECRET_KEY", "GIFTCARD_CODE_KEY"])
+def test_the_test_profile_keys_are_refused_too(variable: str) -> None:
+    from config.settings import test as test_settings
+
+    problems = production_problems({**GOOD, variable: getattr(test_settings, variable)})
+
+    assert len(problems) == 1
+    assert problems[0].startswith(variable)
+
+
+def _local_profile_keys() -> dict[str, str]:
+    """The keys the development profile runs with when none are set, read from the
+    profile itself rather than copied here."""
+    code = (
+        "import json; from django.conf import settings as s;"
+        "print(json.dumps({'SECRET_KEY': s.SECRET_KEY,"
+        " 'GIFTCARD_CODE_KEY': s.GIFTCARD_CODE_KEY}))"
+    )
+    result = _run({"DJANGO_SETTINGS_MODULE": "config.settings.local"}, "shell", "-c", code)
+    assert result.returncode == 0, result.stderr
+    keys: dict[str, str] = json.loads(result.stdout.strip().splitlines()[-1])
+    return keys
+
+
+def test_the_development_profile_keys_are_refused_in_production() -> None:
+    keys = _local_profile_keys()
+    assert all(keys.values())
+
+    for variable, value in keys.items():
+        problems = production_problems({**GOOD, variable: value})
+        assert len(problems) == 1, (variable, problems)
+        assert problems[0].startswith(f"{variable} looks like a development placeholder")
+
+    result = _run(_production_env(**keys), "check")
+    assert result.returncode != 0
+    assert "SECRET_KEY looks like a development placeholder" in result.stderr
+    assert "GIFTCARD_CODE_KEY looks like a development placeholder" in result.stderr
+
+
 def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE"))}
     clean.pop("SECRET_KEY", None)
     clean.pop("ALLOWED_HOSTS", None)
     clean.pop("DEBUG", None)
+    clean.pop("GIFTCARD_CODE_KEY", None)
     clean.update(env)
     return subprocess.run(
         [sys.executable, "manage.py", *args],

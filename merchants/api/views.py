@@ -22,6 +22,9 @@ class MerchantOutput(serializers.Serializer[object]):
 
 
 class CurrentMerchantView(MerchantAPIMixin, APIView):
+    # Any usable key may ask which merchant it belongs to: that is the key check.
+    required_scopes: dict[str, tuple[str, ...]] = {"GET": ()}
+
     @extend_schema(
         responses={200: MerchantOutput, **problem_responses()}, summary="The API key's merchant"
     )
