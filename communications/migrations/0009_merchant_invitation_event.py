@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('communications', '0007_order_receipt_template'),
+        ('communications', '0008_system_email_without_safe_filter'),
     ]
 
     operations = [
