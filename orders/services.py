@@ -84,8 +84,6 @@ PAST_GRACE = timedelta(minutes=5)
 ACCESS_TOKEN_MAX_AGE = timedelta(days=30)
 _ACCESS_SALT = "orders.status-access"
 _CARD_SALT = "orders.card-link"
-# A recipient's link works for a little over a year (a card lives at least a year).
-CARD_LINK_MAX_AGE = timedelta(days=400)
 _PHONE_PUNCTUATION = str.maketrans("", "", " ()-.")
 
 
@@ -126,9 +124,14 @@ def order_access_token_valid(order: Order, token: str) -> bool:
     return True
 
 
+def card_link_max_age() -> timedelta:
+    """How long a card link opens the card: the ``CARD_LINK_MAX_AGE_DAYS`` setting."""
+    return timedelta(days=int(settings.CARD_LINK_MAX_AGE_DAYS))
+
+
 def card_link_token(card: GiftCard) -> str:
     """The token in a recipient's card link (``/gift/t/<token>/``): signed, and expiring
-    after ``CARD_LINK_MAX_AGE``. It is the card: whoever holds the link can see the code,
+    after ``card_link_max_age()``. It is the card: whoever holds the link can see the code,
     as whoever holds the message can, so it does not live forever."""
     return signing.TimestampSigner(salt=_CARD_SALT).sign(card.public_id)
 
@@ -136,7 +139,7 @@ def card_link_token(card: GiftCard) -> str:
 def card_public_id_from_token(token: str) -> str | None:
     """The card's public id, or ``None`` for a forged, altered or expired link."""
     try:
-        return signing.TimestampSigner(salt=_CARD_SALT).unsign(token, max_age=CARD_LINK_MAX_AGE)
+        return signing.TimestampSigner(salt=_CARD_SALT).unsign(token, max_age=card_link_max_age())
     except signing.BadSignature:  # SignatureExpired is a BadSignature
         return None
 
