@@ -100,6 +100,10 @@ class GiftCard(models.Model):
     issued_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The version of the card's shareable links: a link carries the version it was made
+    # with and opens the card only while it is current, so raising it revokes every
+    # link made before.
+    link_version = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now)
 

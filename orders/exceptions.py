@@ -120,3 +120,26 @@ class ResendRateLimited(OrderError):
     code = "resend_rate_limited"
     status = 429
     title = "Too many resends"
+
+
+class CardLinkRefused(NotFoundError):
+    """A card link that does not open the card: forged, altered, or naming no card. It
+    answers as a missing page does (404), so a link reveals nothing about other cards."""
+
+    code = "card_link_invalid"
+    status = 404
+    title = "This card link does not work"
+
+
+class CardLinkExpired(CardLinkRefused):
+    """A genuine link older than ``CARD_LINK_MAX_AGE_DAYS``."""
+
+    code = "card_link_expired"
+    title = "This card link has expired"
+
+
+class CardLinkRevoked(CardLinkRefused):
+    """A genuine link made before the card was sent again or claimed into a wallet."""
+
+    code = "card_link_revoked"
+    title = "This card link has been replaced"

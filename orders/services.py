@@ -47,6 +47,7 @@ from giftcards.locks import lock_card
 from giftcards.models import CardStatus, GiftCard, Product
 from giftcards.services import MAX_AMOUNT, giftcard_issue, giftcard_void
 from merchants.models import Merchant
+from orders.card_links import card_link_token, card_links_reinstate, card_links_revoke
 from orders.exceptions import (
     AmountNotAllowed,
     CurrencyMismatch,
@@ -83,9 +84,6 @@ MAX_SCHEDULE_AHEAD = timedelta(days=365)
 PAST_GRACE = timedelta(minutes=5)
 ACCESS_TOKEN_MAX_AGE = timedelta(days=30)
 _ACCESS_SALT = "orders.status-access"
-_CARD_SALT = "orders.card-link"
-# A recipient's link works for a little over a year (a card lives at least a year).
-CARD_LINK_MAX_AGE = timedelta(days=400)
 _PHONE_PUNCTUATION = str.maketrans("", "", " ()-.")
 
 
@@ -124,21 +122,6 @@ def order_access_token_valid(order: Order, token: str) -> bool:
     except signing.BadSignature:
         return False
     return True
-
-
-def card_link_token(card: GiftCard) -> str:
-    """The token in a recipient's card link (``/gift/t/<token>/``): signed, and expiring
-    after ``CARD_LINK_MAX_AGE``. It is the card: whoever holds the link can see the code,
-    as whoever holds the message can, so it does not live forever."""
-    return signing.TimestampSigner(salt=_CARD_SALT).sign(card.public_id)
-
-
-def card_public_id_from_token(token: str) -> str | None:
-    """The card's public id, or ``None`` for a forged, altered or expired link."""
-    try:
-        return signing.TimestampSigner(salt=_CARD_SALT).unsign(token, max_age=CARD_LINK_MAX_AGE)
-    except signing.BadSignature:  # SignatureExpired is a BadSignature
-        return None
 
 
 # --- Creation -----------------------------------------------------------------------
@@ -832,10 +815,17 @@ def delivery_resend(*, delivery_id: int, actor: User | None) -> CardDelivery:
     """Send a delivered card again to the same recipient, with a fresh card link, through
     the one send path. At most ``RESEND_LIMIT`` resends per card per hour.
 
-    Refused, with nothing changed (no message, no log row, no count), for a card that is
-    void, expired or refunded, for a delivery that has not gone out yet, and beyond the
-    limit. The order is locked first, as a refund does, so a refund and a resend of the
-    same order never interleave, and the count is read and written under that lock."""
+    The fresh link revokes every link sent before (``orders.card_links``), so a forwarded
+    or leaked older message no longer opens the card; when nothing went out (every
+    channel off or refused), the older link stays the working one.
+
+    Refused, with nothing changed (no message, no log row, no count, no link revoked),
+    for a card that is void, expired or refunded, for a delivery that has not gone out
+    yet, and beyond the limit. The order is locked first, as a refund does, so a refund
+    and a resend of the same order never interleave (nor two resends: only the later
+    one's link works), and the count is read and written under that lock. The card is
+    locked next, as a claim into a wallet locks it, so a claim and a resend change its
+    link version one after the other and neither change is lost."""
     now = timezone.now()
     with transaction.atomic():
         found = CardDelivery.objects.filter(pk=delivery_id).values_list("order_id", flat=True)
@@ -846,7 +836,8 @@ def delivery_resend(*, delivery_id: int, actor: User | None) -> CardDelivery:
         delivery = lock_delivery(delivery_id=delivery_id)
         if delivery is None:  # pragma: no cover - deliveries are never deleted
             raise ResendRefused("No such delivery.")
-        card = delivery.card.gift_card
+        card = lock_card(merchant=order.merchant, card_id=delivery.card.gift_card_id)
+        delivery.card.gift_card = card  # the message is written from the locked row
         _check_resendable(order, delivery, card)
         recent = _recent_resends(card.pk, now)
         if len(recent) >= RESEND_LIMIT:
@@ -863,6 +854,8 @@ def delivery_resend(*, delivery_id: int, actor: User | None) -> CardDelivery:
                     + 1
                 },
             )
+        previous_links = card.link_version
+        card_links_revoke(card=card)
         logs: list[CommunicationLog] = send(
             Event.GIFT_CARD_DELIVERED,
             Recipient(email=delivery.recipient_email, phone=delivery.recipient_phone),
@@ -877,6 +870,7 @@ def delivery_resend(*, delivery_id: int, actor: User | None) -> CardDelivery:
                 delivery.sms_log = log
         delivery.attempted_at = now
         if logs and all(log.status in _NOT_SENT for log in logs):
+            card_links_reinstate(card=card, version=previous_links)
             delivery.status = DeliveryStatus.FAILED
             delivery.failure_reason = "; ".join(log.reason for log in logs if log.reason)[:300]
         else:

@@ -32,11 +32,12 @@ from giftcards import codes
 from giftcards.models import CardStatus, GiftCard
 from orders import selectors
 from orders.card_images import PrintableCard, card_pdf_bytes
+from orders.card_links import card_link_card
+from orders.exceptions import CardLinkRefused
 from orders.models import FulfilledCard, Order, OrderStatus, PaymentProvider
 from orders.payments import testmode, testmode_enabled
 from orders.payments.stripe_events import handle_event
 from orders.services import (
-    card_public_id_from_token,
     order_access_token,
     order_access_token_valid,
     order_mark_failed,
@@ -132,17 +133,13 @@ def _qr_data_uri(text: str) -> str:
 _USABLE = (CardStatus.ACTIVE, CardStatus.REDEEMED)
 
 
-def _card_for_token(token: str) -> GiftCard:
-    """The card a link's token names; a 404 for a forged, altered or expired token."""
-    public_id = card_public_id_from_token(token)
-    gift = (
-        GiftCard.objects.select_related("merchant").filter(public_id=public_id).first()
-        if public_id
-        else None
-    )
-    if gift is None:
-        raise Http404("No such card.")
-    return gift
+def _link_refused(request: HttpRequest, refused: CardLinkRefused) -> HttpResponse:
+    """A link that does not open the card (forged, expired, or replaced by a newer one):
+    a page saying so and what to do, with the status of a missing page, never the code."""
+    logger.info("card_link_refused", code=refused.code)
+    context = {"title": refused.title, "detail": refused.detail}
+    response = render(request, "orders/card_link_refused.html", context, status=refused.status)
+    return _private(response)
 
 
 def _gift_message(gift: GiftCard) -> str:
@@ -175,7 +172,10 @@ def _expires_on(gift: GiftCard) -> str:
 def card(request: HttpRequest, token: str) -> HttpResponse:
     """A delivered card: the link in the recipient's message is the card itself. It
     prints as a one-page card (a print stylesheet) and downloads as a PDF."""
-    gift = _card_for_token(token)
+    try:
+        gift = card_link_card(token=token)
+    except CardLinkRefused as refused:
+        return _link_refused(request, refused)
     code = codes.format_code(codes.decrypt(gift.code_encrypted))
     context = {
         "card": gift,
@@ -197,7 +197,10 @@ def card(request: HttpRequest, token: str) -> HttpResponse:
 @require_http_methods(["GET", "HEAD"])
 def card_pdf(request: HttpRequest, token: str) -> HttpResponse:
     """The card page's card as a one-page PDF, for a card that can still be used."""
-    gift = _card_for_token(token)
+    try:
+        gift = card_link_card(token=token)
+    except CardLinkRefused as refused:
+        return _link_refused(request, refused)
     if gift.status not in _USABLE:
         raise Http404("No such card.")
     printable = PrintableCard(

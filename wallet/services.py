@@ -3,9 +3,11 @@ one of the person's verified addresses, and when claimed with a code or a card l
 
 Adding is idempotent: a card already held by the person is left as it is. Claims lock
 the card's row first, so claims of one card are decided one after the other; the
-database's unique constraints are the last word should two ever race past that. A code
-is looked up through ``giftcards.lookups`` with the same throttle as the public balance
-check (GC-5), and is never logged: only the card's public id and last 4 are.
+database's unique constraints are the last word should two ever race past that. A claim
+that adds the card revokes its card links under that lock (``orders.card_links``): the
+link in an earlier message stops showing the code of a card now kept in an account. A
+code is looked up through ``giftcards.lookups`` with the same throttle as the public
+balance check (GC-5), and is never logged: only the card's public id and last 4 are.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from accounts.models import User
 from giftcards.locks import lock_card
 from giftcards.lookups import LookupClient, find_card_by_code
 from giftcards.models import CardStatus, GiftCard
+from orders.card_links import CardLink, card_link_check_current, card_link_read, card_links_revoke
+from orders.exceptions import CardLinkExpired, CardLinkRefused
 from orders.models import FulfilledCard, Order, OrderStatus
-from orders.services import card_public_id_from_token
 from wallet.exceptions import CardAlreadyClaimed, CardNotClaimable, InvalidCardLink
 from wallet.models import RECIPIENT_SOURCES, WalletCard, WalletSource
 from wallet.selectors import email_match, verified_emails
@@ -116,7 +119,7 @@ def wallet_sync_for_user(user: User) -> None:
     wallet_receive_for_user(user)
 
 
-def _claim(*, user: User, card: GiftCard, how: str) -> ClaimResult:
+def _claim(*, user: User, card: GiftCard, how: str, link: CardLink | None = None) -> ClaimResult:
     with transaction.atomic():
         # Claims of one card wait for each other here.
         locked = lock_card(merchant=card.merchant, card_id=card.pk)
@@ -138,6 +141,13 @@ def _claim(*, user: User, card: GiftCard, how: str) -> ClaimResult:
                 f"The card ending {locked.last4} is already in another account, so it cannot "
                 "be added to yours. If it was meant for you, ask the person who sent it."
             )
+        if link is not None:
+            # Decided on the locked row: a resend or a claim that committed meanwhile
+            # has revoked this link.
+            try:
+                card_link_check_current(card=locked, link=link)
+            except CardLinkRefused:
+                raise _link_refused(revoked=True) from None
         try:
             with transaction.atomic():
                 entry = WalletCard.objects.create(
@@ -150,6 +160,7 @@ def _claim(*, user: User, card: GiftCard, how: str) -> ClaimResult:
             raise CardAlreadyClaimed(
                 f"The card ending {locked.last4} is already in another account."
             ) from None
+        card_links_revoke(card=locked)
     entry.gift_card = locked
     logger.info(
         "wallet_card_claimed",
@@ -170,15 +181,29 @@ def wallet_claim_by_code(*, user: User, code: str, client: LookupClient) -> Clai
 
 
 def wallet_claim_by_link(*, user: User, token: str) -> ClaimResult:
-    """Claim the card of a recipient's card link (``/gift/t/<token>/``)."""
-    public_id = card_public_id_from_token(token)
-    card = (
-        GiftCard.objects.select_related("merchant").filter(public_id=public_id).first()
-        if public_id
-        else None
-    )
+    """Claim the card of a recipient's card link (``/gift/t/<token>/``). The link must be
+    genuine, unexpired and the card's current one (checked under the card's lock); a
+    card already held by this person is theirs whatever the link."""
+    try:
+        link = card_link_read(token)
+    except CardLinkExpired:
+        raise _link_refused(expired=True) from None
+    except CardLinkRefused:
+        raise _link_refused() from None
+    card = GiftCard.objects.select_related("merchant").filter(public_id=link.public_id).first()
     if card is None:
-        raise InvalidCardLink(
-            "This card link is not valid or has expired. Add the card with its code instead."
+        raise _link_refused()
+    return _claim(user=user, card=card, how="link", link=link)
+
+
+def _link_refused(*, expired: bool = False, revoked: bool = False) -> InvalidCardLink:
+    if revoked:
+        return InvalidCardLink(
+            "This card link has been replaced by a newer one. Open the newest message you "
+            "received, or add the card with its code instead."
         )
-    return _claim(user=user, card=card, how="link")
+    if expired:
+        return InvalidCardLink("This card link has expired. Add the card with its code instead.")
+    return InvalidCardLink(
+        "This card link is not valid or has expired. Add the card with its code instead."
+    )

@@ -26,8 +26,10 @@ from core.net import client_ip
 from giftcards.exceptions import CardNotFound, TooManyLookups
 from giftcards.lookups import LookupClient
 from giftcards.models import LookupChannel
+from orders.card_links import card_link_card
+from orders.exceptions import CardLinkRefused
 from orders.models import Order
-from orders.services import card_public_id_from_token, order_access_token
+from orders.services import order_access_token
 from storefront.throttle import set_retry_after, throttled_context
 from wallet import selectors, services
 from wallet.forms import ClaimForm
@@ -124,9 +126,15 @@ def claim_by_link(request: HttpRequest) -> HttpResponse:
     card is kept in an account and links to sign in (back to the card page after)."""
     token = request.POST.get("token", "") if request.method == "POST" else ""
     if not request.user.is_authenticated:
-        public_id = card_public_id_from_token(token) if token else None
-        back = reverse("orders:card", kwargs={"token": token}) if public_id else ""
-        context = {"next": back or reverse("accounts:wallet:cards")}
+        back = reverse("accounts:wallet:cards")
+        if token:
+            try:
+                card_link_card(token=token)
+            except CardLinkRefused:
+                pass
+            else:
+                back = reverse("orders:card", kwargs={"token": token})
+        context = {"next": back}
         return _private(render(request, "wallet/claim_link_signin.html", context))
     if request.method != "POST":
         return HttpResponseRedirect(reverse("accounts:wallet:cards"))

@@ -423,6 +423,10 @@ if PAYMENT_PROVIDER == "stripe":
 # A pending order nobody paid within this many hours is cancelled (its Stripe
 # Checkout Session expired first), so it does not wait for payment forever.
 ORDER_PENDING_TTL_HOURS = env.int("ORDER_PENDING_TTL_HOURS", default=24)
+# A recipient's card link (/gift/t/<token>/) shows the card's code for this many days
+# after it was sent (a card lives at least a year); a resend or a claim into a wallet
+# revokes it earlier.
+CARD_LINK_MAX_AGE_DAYS = env.int("CARD_LINK_MAX_AGE_DAYS", default=400)
 # Scheduled gift card deliveries go out within a minute of their time.
 CELERY_BEAT_SCHEDULE["send-due-card-deliveries"] = {
     "task": "orders.send_due_deliveries",

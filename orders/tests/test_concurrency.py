@@ -97,3 +97,40 @@ def test_parallel_delivery_jobs_send_each_due_card_once(merchant: Merchant) -> N
     assert sum(sent) == 6
     assert set(CardDelivery.objects.values_list("status", flat=True)) == {DeliveryStatus.SENT}
     assert CommunicationLog.objects.filter(event="gift_card_delivered").count() == 6
+
+
+def test_parallel_resends_leave_only_the_newest_link_working(merchant: Merchant) -> None:
+    import re
+
+    from django.core import mail
+    from django.test import Client
+
+    from orders.services import delivery_resend
+
+    product = Product.objects.create(
+        merchant=merchant, name="Card", currency="EUR", denominations=[2500]
+    )
+    order = order_create(
+        merchant=merchant,
+        buyer=None,
+        buyer_email="b@example.com",
+        buyer_name="",
+        lines=[LineRequest(product, 2500, is_gift=True, recipient_email="a@example.com")],
+    )
+    order_mark_paid(order_id=order.pk, provider_reference="", amount=2500, currency="EUR")
+    delivery = CardDelivery.objects.get(order=order)
+
+    in_threads(3, lambda index: delivery_resend(delivery_id=delivery.pk, actor=None))
+
+    links = [
+        match.group()
+        for message in mail.outbox
+        if message.to == ["a@example.com"]
+        and (match := re.search(r"/gift/t/[^\s\"'<>]+/", message.body))
+    ]
+    versions = sorted(int(link.split(":")[1]) for link in links)
+    assert versions == [0, 1, 2, 3]  # the first message, then each resend its own version
+    assert GiftCard.objects.get().link_version == 3
+    client = Client()
+    opening = [link for link in links if client.get(link).status_code == 200]
+    assert [int(link.split(":")[1]) for link in opening] == [3]

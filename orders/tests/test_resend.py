@@ -47,7 +47,7 @@ def state(delivery: CardDelivery) -> dict[str, Any]:
     order = Order.objects.get(pk=delivery.order_id)
     return {
         "delivery": (delivery.status, delivery.email_log_id, delivery.attempted_at),
-        "card": (card.status, card.balance),
+        "card": (card.status, card.balance, card.link_version),
         "ledger": list(Transaction.objects.filter(gift_card=card).values_list("pk", flat=True)),
         "order": order.status,
         "logs": CommunicationLog.objects.count(),
