@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 from math import gcd
 
 from core.money import CURRENCY_EXPONENTS, format_money
+from giftcards.sale_checks import SaleRefusal, SaleTerms
 from orders.exceptions import AmountNotChargeable, PaymentProviderError
 from orders.models import PaymentProvider
+from orders.payments import configured_provider
 
 
 @dataclass(frozen=True)
@@ -176,4 +178,21 @@ def charge_refusal(amount: int, currency: str, *, provider: str) -> str | None:
         to_provider(amount, currency, provider=provider)
     except AmountNotChargeable as exc:
         return exc.detail
+    return None
+
+
+def product_sale_check(terms: SaleTerms) -> SaleRefusal | None:
+    """The check ``orders`` registers with the product catalogue: a product goes on sale
+    only if the configured provider can charge its currency and each of its fixed
+    amounts (denominations, the ends of its range) exactly. Amounts a buyer types
+    within the range are checked when the order is created."""
+    provider = configured_provider()
+    try:
+        charge_step(terms.currency, provider=provider)
+    except AmountNotChargeable as exc:
+        return SaleRefusal(exc.detail, field="currency")
+    for name, amount in terms.fixed_amounts():
+        refusal = charge_refusal(amount, terms.currency, provider=provider)
+        if refusal is not None:
+            return SaleRefusal(refusal, field=name)
     return None
