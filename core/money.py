@@ -27,6 +27,8 @@ CURRENCY_EXPONENTS: dict[str, int] = {
     "PLN": 2,
     "SEK": 2,
     "SGD": 2,
+    "TWD": 2,
+    "UGX": 0,
     "USD": 2,
     "ZAR": 2,
     "BHD": 3,

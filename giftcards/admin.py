@@ -97,7 +97,13 @@ class ProductAdmin(ReadOnlyAdmin):
     def _set_active(self, request: HttpRequest, queryset: QuerySet[Product], active: bool) -> None:
         changed = 0
         for product in queryset.filter(is_active=not active).order_by("pk"):
-            product_set_active(product=product, active=active)
+            try:
+                product_set_active(product=product, active=active)
+            except ApplicationError as exc:
+                self.message_user(
+                    request, f"“{product.name}” was not put on sale: {exc.detail}", messages.ERROR
+                )
+                continue
             self.log_change(request, product, "Activated" if active else "Deactivated")
             changed += 1
         state = "back on sale" if active else "taken off sale"

@@ -16,6 +16,7 @@ from django.db import transaction
 from core.errors import ApplicationError
 from core.money import CURRENCY_EXPONENTS
 from giftcards.models import Product
+from giftcards.sale_checks import SaleTerms, sale_refusal
 from giftcards.services import MAX_AMOUNT
 from merchants.models import Merchant
 
@@ -24,6 +25,18 @@ class InvalidProduct(ApplicationError):
     # Belongs in giftcards.exceptions; kept here until that module can take it.
     code = "invalid_product"
     title = "Invalid product"
+
+    def __init__(self, detail: str | None = None, *, field: str | None = None) -> None:
+        self.field = field
+        super().__init__(detail, extra={"field": field} if field else None)
+
+
+class ProductNotSellable(InvalidProduct):
+    """A registered sale check (``giftcards.sale_checks``) refuses to put the product
+    on sale, e.g. the payment provider cannot charge one of its amounts exactly."""
+
+    code = "product_not_sellable"
+    title = "Product cannot be put on sale"
 
 
 def _check(
@@ -34,7 +47,10 @@ def _check(
     min_amount: int | None,
     max_amount: int | None,
     validity_days: int | None,
+    is_active: bool,
 ) -> None:
+    """The catalogue's rules; a product that is to be on sale must also pass every
+    registered sale check."""
     if not name.strip():
         raise InvalidProduct("A product needs a name.")
     if currency not in CURRENCY_EXPONENTS:
@@ -53,6 +69,21 @@ def _check(
         raise InvalidProduct("The smallest amount must not be above the largest.")
     if validity_days is not None and validity_days <= 0:
         raise InvalidProduct("The validity period must be at least one day.")
+    if is_active:
+        _check_sellable(
+            SaleTerms(
+                currency=currency,
+                denominations=tuple(denominations),
+                min_amount=min_amount,
+                max_amount=max_amount,
+            )
+        )
+
+
+def _check_sellable(terms: SaleTerms) -> None:
+    refusal = sale_refusal(terms)
+    if refusal is not None:
+        raise ProductNotSellable(refusal.detail, field=refusal.field)
 
 
 def _delete_file_on_commit(file_name: str, product: Product) -> None:
@@ -86,6 +117,7 @@ def product_create(
         min_amount=min_amount,
         max_amount=max_amount,
         validity_days=validity_days,
+        is_active=is_active,
     )
     product = Product(
         merchant=merchant,
@@ -130,6 +162,7 @@ def product_update(
         min_amount=min_amount,
         max_amount=max_amount,
         validity_days=validity_days,
+        is_active=is_active,
     )
     old_image = product.image.name or ""
     product.name = name.strip()
@@ -153,7 +186,17 @@ def product_update(
 
 @transaction.atomic
 def product_set_active(*, product: Product, active: bool) -> Product:
-    """Deactivated products are no longer offered for new cards; issued cards keep working."""
+    """Deactivated products are no longer offered for new cards; issued cards keep working.
+    A product goes (back) on sale only if every registered sale check accepts it."""
+    if active:
+        _check_sellable(
+            SaleTerms(
+                currency=product.currency,
+                denominations=tuple(product.denominations or ()),
+                min_amount=product.min_amount,
+                max_amount=product.max_amount,
+            )
+        )
     product.is_active = active
     product.save(update_fields=["is_active", "updated_at"])
     return product

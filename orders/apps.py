@@ -6,3 +6,10 @@ class OrdersConfig(AppConfig):
 
     name = "orders"
     verbose_name = "Orders"
+
+    def ready(self) -> None:
+        from giftcards.sale_checks import sale_check_register
+        from orders.payments.units import product_sale_check
+
+        # A product whose amounts the payment provider cannot charge exactly is not sold.
+        sale_check_register(name="orders.payment-units", check=product_sale_check)

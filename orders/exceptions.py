@@ -54,6 +54,15 @@ class AmountNotAllowed(OrderError):
     title = "Invalid amount"
 
 
+class AmountNotChargeable(AmountNotAllowed, UnprocessableError):
+    """The payment provider cannot charge this amount in this currency exactly (its
+    units are coarser than the platform's, e.g. KWD in steps of 0.010)."""
+
+    code = "amount_not_chargeable"
+    status = 422
+    title = "Amount cannot be charged"
+
+
 class CurrencyMismatch(OrderError, UnprocessableError):
     code = "currency_mismatch"
     status = 422

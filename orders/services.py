@@ -50,6 +50,7 @@ from merchants.models import Merchant
 from orders.card_links import card_link_token, card_links_reinstate, card_links_revoke
 from orders.exceptions import (
     AmountNotAllowed,
+    AmountNotChargeable,
     CurrencyMismatch,
     IllegalOrderTransition,
     InvalidDeliveryDate,
@@ -74,6 +75,7 @@ from orders.models import (
     OrderStatus,
     PaymentProvider,
 )
+from orders.payments import configured_provider, units
 from orders.payments.refunds import refund_at_provider
 
 logger = structlog.get_logger(__name__)
@@ -217,12 +219,19 @@ def _check_deliver_at(deliver_at: datetime | None, *, now: datetime, index: int)
         )
 
 
+def _check_chargeable(product: Product, amount: int, *, provider: str, index: int) -> None:
+    refusal = units.charge_refusal(amount, product.currency, provider=provider)
+    if refusal is not None:
+        raise AmountNotChargeable(refusal, field="amount", line=index)
+
+
 def _build_line(
-    merchant: Merchant, request: LineRequest, *, index: int, now: datetime
+    merchant: Merchant, request: LineRequest, *, index: int, now: datetime, provider: str
 ) -> OrderLine:
     product = request.product
     _check_product(product, merchant=merchant, index=index)
     _check_amount(product, request.amount, index=index)
+    _check_chargeable(product, request.amount, provider=provider, index=index)
     if not _is_whole(request.quantity) or not 1 <= request.quantity <= MAX_QUANTITY:
         raise InvalidOrder(
             f"Choose between 1 and {MAX_QUANTITY} cards.", field="quantity", line=index
@@ -288,7 +297,9 @@ def order_create(
     """A pending order for ``lines``, priced in the products' currency.
 
     Every rule is checked before anything is written: a refusal raises an
-    ``OrderError`` naming the ``field`` (and ``line``) at fault and creates nothing."""
+    ``OrderError`` naming the ``field`` (and ``line``) at fault and creates nothing.
+    That includes an amount the configured payment provider cannot charge exactly
+    (``AmountNotChargeable``, e.g. 5.125 KWD where Stripe takes steps of 0.010)."""
     if not merchant.is_active:
         raise MerchantUnavailable("This shop is not selling gift cards at the moment.")
     email = _normalise_email(buyer_email or "", field="buyer_email", index=None, whose="yourself")
@@ -300,7 +311,11 @@ def order_create(
     if len(lines) > MAX_LINES:
         raise InvalidOrder(f"An order can hold at most {MAX_LINES} lines.", field="lines")
     now = timezone.now()
-    built = [_build_line(merchant, line, index=i, now=now) for i, line in enumerate(lines)]
+    provider = configured_provider()
+    built = [
+        _build_line(merchant, line, index=i, now=now, provider=provider)
+        for i, line in enumerate(lines)
+    ]
     currency = lines[0].product.currency
     for index, line in enumerate(lines):
         if line.product.currency != currency:
@@ -321,7 +336,7 @@ def order_create(
             buyer_name=name,
             currency=currency,
             total=total,
-            provider=settings.PAYMENT_PROVIDER,
+            provider=provider,
             created_at=now,
             updated_at=now,
         )
@@ -384,6 +399,39 @@ def order_checkout_started(*, order_id: int, provider: str, provider_reference: 
     return order
 
 
+def _check_payment(order: Order, *, amount: int, currency: str) -> None:
+    """Refuse a confirmed payment unless it is the order's total, in the order's
+    currency, counted in the units of the provider that took it."""
+    reported = (currency or "").upper()
+    try:
+        expected: int | None = units.to_provider(
+            order.total, order.currency, provider=order.provider
+        )
+    except ApplicationError:
+        expected = None  # an order the provider cannot charge: no payment can match it
+    if _is_whole(amount) and amount == expected and reported == order.currency:
+        return
+    logger.error(
+        "order_payment_mismatch",
+        order=order.public_id,
+        provider=order.provider,
+        expected=expected,
+        expected_currency=order.currency,
+        amount=amount,
+        currency=reported,
+    )
+    try:
+        paid = format_money(
+            units.from_provider(amount, reported, provider=order.provider), reported
+        )
+    except ApplicationError:
+        paid = f"{amount} {reported or '(no currency)'} in the provider's units"
+    raise PaymentMismatch(
+        f"The payment ({paid}) does not match the order total "
+        f"({format_money(order.total, order.currency)})."
+    )
+
+
 def order_mark_paid(
     *,
     order_id: int,
@@ -394,7 +442,12 @@ def order_mark_paid(
 ) -> Order:
     """The provider confirmed payment of ``amount`` ``currency``: pending -> paid, then
     fulfil. A repeated confirmation of a paid or fulfilled order changes nothing (but
-    finishes a fulfilment that did not complete)."""
+    finishes a fulfilment that did not complete).
+
+    ``amount`` is in the units of the order's provider (Stripe's ``amount_total``), and
+    is compared with the order's total converted to those units: a payment that does
+    not match leaves the order pending, is logged as an error and raises
+    ``PaymentMismatch``."""
     with transaction.atomic():
         order = lock_order(order_id=order_id)
         if order.status in (OrderStatus.PAID, OrderStatus.FULFILLED):
@@ -415,23 +468,7 @@ def order_mark_paid(
         else:
             if order.status != OrderStatus.PENDING:
                 raise _refuse(order, "marked as paid")
-            if (
-                not _is_whole(amount)
-                or amount != order.total
-                or (currency or "").upper() != order.currency
-            ):
-                logger.error(
-                    "order_payment_mismatch",
-                    order=order.public_id,
-                    expected=order.total,
-                    expected_currency=order.currency,
-                    amount=amount,
-                    currency=currency,
-                )
-                raise PaymentMismatch(
-                    f"The payment ({amount} {(currency or '').upper()}) does not match the "
-                    f"order total ({order.total} {order.currency})."
-                )
+            _check_payment(order, amount=amount, currency=currency)
             fields: dict[str, Any] = {"paid_at": timezone.now()}
             if provider_reference and not order.provider_reference:
                 fields["provider_reference"] = provider_reference

@@ -62,6 +62,12 @@ class ProductFormView(ProductViewMixin, TemplateView):
         context = self.get_context_data(form=form, **extra)
         return self.render_to_response(context, status=status)
 
+    def refused(self, form: ProductForm, error: ApplicationError, **extra: Any) -> HttpResponse:
+        """The service's refusal on the field it names (above the form otherwise)."""
+        field = getattr(error, "field", None)
+        form.add_error(field if field in form.fields else None, error.detail)
+        return self.render_form(form, status=422, **extra)
+
 
 class ProductCreateView(ProductFormView):
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -77,8 +83,7 @@ class ProductCreateView(ProductFormView):
                 merchant=self.merchant, **form.service_kwargs()
             )
         except ApplicationError as exc:
-            form.add_error(None, exc.detail)
-            return self.render_form(form, status=422)
+            return self.refused(form, exc)
         messages.success(request, f"Product “{product.name}” created.")
         return HttpResponseRedirect(self.products_url())
 
@@ -101,8 +106,7 @@ class ProductEditView(ProductFormView):
                 **values,
             )
         except ApplicationError as exc:
-            form.add_error(None, exc.detail)
-            return self.render_form(form, status=422, product=product)
+            return self.refused(form, exc, product=product)
         messages.success(request, f"Product “{product.name}” saved.")
         return HttpResponseRedirect(self.products_url())
 
@@ -119,7 +123,11 @@ class ProductToggleView(ProductViewMixin, View):
         if wanted not in ("0", "1"):
             messages.error(request, "Choose whether the product should be active.")
             return HttpResponseRedirect(self.products_url())
-        product_services.product_set_active(product=product, active=wanted == "1")
+        try:
+            product_services.product_set_active(product=product, active=wanted == "1")
+        except ApplicationError as exc:
+            messages.error(request, f"Product “{product.name}” was not put on sale: {exc.detail}")
+            return HttpResponseRedirect(self.products_url())
         state = "reactivated" if product.is_active else "deactivated"
         messages.success(request, f"Product “{product.name}” {state}.")
         return HttpResponseRedirect(self.products_url())

@@ -3,6 +3,8 @@
 Stripe: a refund of the order's PaymentIntent, with the idempotency key
 ``refund:<order public id>`` so that a retried refund never refunds twice. Stripe then
 sends ``charge.refunded``, which finds the order already refunded and changes nothing.
+No amount is sent, so Stripe returns the whole payment in its own units; a partial
+refund would have to send its amount through ``units.to_provider`` like the checkout.
 The test provider moved no money, so there is nothing to return.
 """
 

@@ -18,6 +18,7 @@ from django.urls import reverse
 from orders.exceptions import IllegalOrderTransition, PaymentProviderError
 from orders.locks import lock_order
 from orders.models import Order, OrderStatus, PaymentProvider
+from orders.payments.units import to_provider
 from orders.services import order_access_token
 
 logger = structlog.get_logger(__name__)
@@ -36,7 +37,9 @@ def status_url(order: Order, *, outcome: str) -> str:
 
 
 def session_params(order: Order) -> dict[str, Any]:
-    """What Stripe is asked for: one line item per order line, in minor units."""
+    """What Stripe is asked for: one line item per order line, each ``unit_amount`` in
+    Stripe's units of the order's currency (``units.to_provider``). Raises
+    ``AmountNotChargeable`` for a line Stripe cannot charge exactly."""
     lines = order.lines.select_related("product").order_by("pk")
     metadata = {"order_id": order.public_id, "merchant": order.merchant.slug}
     return {
@@ -46,7 +49,9 @@ def session_params(order: Order) -> dict[str, Any]:
                 "quantity": line.quantity,
                 "price_data": {
                     "currency": order.currency.lower(),
-                    "unit_amount": line.amount,
+                    "unit_amount": to_provider(
+                        line.amount, order.currency, provider=PaymentProvider.STRIPE
+                    ),
                     "product_data": {
                         "name": f"{line.product.name} gift card ({order.merchant.name})"
                     },

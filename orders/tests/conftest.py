@@ -15,7 +15,8 @@ from communications.backends import reset_backends
 from communications.backends.sms import InMemorySMSBackend
 from giftcards.models import Product
 from merchants.models import Merchant
-from orders.models import Order
+from orders.models import Order, PaymentProvider
+from orders.payments.units import to_provider
 from orders.services import LineRequest, order_create
 
 WEBHOOK_SECRET = "whsec_test_secret_for_orders"
@@ -93,12 +94,14 @@ def stripe_event(
 
 
 def checkout_session(order: Order, **overrides: Any) -> dict[str, Any]:
-    """A Checkout Session object as Stripe sends it in ``checkout.session.*`` events."""
+    """A Checkout Session object as Stripe sends it in ``checkout.session.*`` events,
+    its amounts in Stripe's units of the order's currency."""
+    total = to_provider(order.total, order.currency, provider=PaymentProvider.STRIPE)
     session = {
         "id": order.provider_reference or "cs_test_a1b2c3",
         "object": "checkout.session",
-        "amount_subtotal": order.total,
-        "amount_total": order.total,
+        "amount_subtotal": total,
+        "amount_total": total,
         "client_reference_id": order.public_id,
         "currency": order.currency.lower(),
         "customer_details": {"email": order.buyer_email, "name": None},

@@ -130,6 +130,46 @@ def test_custom_amounts_must_lie_between_the_products_bounds(
         assert word in error.detail
 
 
+@pytest.fixture
+def kwd_product(merchant: Merchant) -> Product:
+    return Product.objects.create(
+        merchant=merchant, name="Any amount", currency="KWD", min_amount=1000, max_amount=100_000
+    )
+
+
+def _order(merchant: Merchant, *lines: LineRequest) -> Order:
+    return order_create(
+        merchant=merchant, buyer=None, buyer_email="b@example.com", buyer_name="", lines=[*lines]
+    )
+
+
+def test_an_amount_the_payment_provider_cannot_charge_is_refused(
+    merchant: Merchant, kwd_product: Product, settings: Any
+) -> None:
+    settings.PAYMENT_PROVIDER = "stripe"
+
+    error = _refused(
+        lambda: _order(merchant, LineRequest(kwd_product, 5120), LineRequest(kwd_product, 5125))
+    )
+
+    assert (error.code, error.field, error.line) == ("amount_not_chargeable", "amount", 1)
+    assert error.status == 422
+    assert error.detail == (
+        "Stripe takes payments in KWD in steps of 0.010 KWD, so 5.125 KWD cannot be "
+        "charged exactly: choose 5.120 KWD or 5.130 KWD."
+    )
+
+
+def test_amounts_are_checked_against_the_configured_provider(
+    merchant: Merchant, kwd_product: Product, settings: Any
+) -> None:
+    settings.PAYMENT_PROVIDER = "stripe"
+    assert _order(merchant, LineRequest(kwd_product, 5130)).provider == "stripe"
+
+    settings.PAYMENT_PROVIDER = "test"  # the test provider takes every platform amount
+    assert _order(merchant, LineRequest(kwd_product, 5125)).total == 5125
+
+
 def test_another_merchants_or_an_inactive_product_is_refused(
     merchant: Merchant, other_merchant: Merchant, product: Product
 ) -> None:

@@ -12,10 +12,12 @@ from typing import Any
 import pytest
 import stripe
 from django.test import Client, RequestFactory
+from structlog.testing import capture_logs
 
 from giftcards import services as card_services
 from giftcards.models import CardStatus, GiftCard, Product, Transaction
-from orders.exceptions import PaymentProviderError
+from merchants.models import Merchant
+from orders.exceptions import AmountNotChargeable, PaymentProviderError
 from orders.models import Order, OrderStatus, PaymentEvent
 from orders.payments import start_checkout
 from orders.services import LineRequest
@@ -327,3 +329,133 @@ def test_events_for_no_order_of_ours_are_recorded_and_ignored(client: Client, cr
     )
 
     assert set(PaymentEvent.objects.values_list("outcome", flat=True)) == {"ignored"}
+
+
+# --- Amounts in Stripe's units ----------------------------------------------------------
+
+
+def card_in(merchant: Merchant, currency: str, *amounts: int) -> Product:
+    return Product.objects.create(
+        merchant=merchant, name=f"{currency} card", currency=currency, denominations=list(amounts)
+    )
+
+
+@pytest.mark.parametrize(
+    ("currency", "amount", "unit_amount"),
+    [
+        ("ISK", 10_000, 1_000_000),  # whole kronur, two decimals at Stripe
+        ("HUF", 150_050, 150_050),  # two decimals for charges
+        ("TWD", 123_450, 123_450),  # two decimals for charges
+        ("UGX", 50_000, 50_000),  # zero-decimal
+        ("JPY", 5_000, 5_000),  # zero-decimal: not multiplied by 100
+        ("KWD", 5_120, 5_120),  # three decimals, the last one 0
+        ("EUR", 2_550, 2_550),
+    ],
+)
+def test_checkout_sends_each_line_in_stripes_units(
+    created: list[dict[str, Any]],
+    make_order: Callable[..., Order],
+    merchant: Merchant,
+    currency: str,
+    amount: int,
+    unit_amount: int,
+) -> None:
+    order = make_order(LineRequest(card_in(merchant, currency, amount), amount, quantity=2))
+
+    start_checkout(order, request=RequestFactory().get("/"))
+
+    [params] = created
+    [item] = params["line_items"]
+    assert item["quantity"] == 2
+    assert item["price_data"]["currency"] == currency.lower()
+    assert item["price_data"]["unit_amount"] == unit_amount
+
+
+def test_checkout_refuses_a_line_stripe_cannot_charge_and_opens_nothing(
+    created: list[dict[str, Any]],
+    make_order: Callable[..., Order],
+    merchant: Merchant,
+    settings: Any,
+) -> None:
+    # Ordered while the shop took payments through the test provider, paid through Stripe.
+    settings.PAYMENT_PROVIDER = "test"
+    order = make_order(LineRequest(card_in(merchant, "KWD", 5_125), 5_125))
+    settings.PAYMENT_PROVIDER = "stripe"
+
+    with pytest.raises(AmountNotChargeable, match=r"steps of 0\.010 KWD"):
+        start_checkout(order, request=RequestFactory().get("/"))
+
+    assert created == []
+    order.refresh_from_db()
+    assert (order.status, order.provider_reference) == (OrderStatus.PENDING, "")
+
+
+@pytest.fixture
+def isk_order(
+    created: list[dict[str, Any]], make_order: Callable[..., Order], merchant: Merchant
+) -> Order:
+    order = make_order(LineRequest(card_in(merchant, "ISK", 10_000), 10_000))
+    start_checkout(order, request=RequestFactory().get("/"))
+    order.refresh_from_db()
+    return order
+
+
+def test_an_isk_payment_in_stripes_units_pays_and_fulfils_the_order(
+    client: Client, isk_order: Order
+) -> None:
+    session = checkout_session(isk_order)
+    assert session["amount_total"] == 1_000_000  # 10,000 ISK as Stripe counts it
+
+    post_event(client, stripe_event("checkout.session.completed", session))
+
+    isk_order.refresh_from_db()
+    assert isk_order.status == OrderStatus.FULFILLED
+    card = GiftCard.objects.get()
+    assert (card.initial_amount, card.balance, card.currency) == (10_000, 10_000, "ISK")
+    assert PaymentEvent.objects.get().outcome == "applied"
+
+
+@pytest.mark.parametrize(
+    "amount_total",
+    [
+        10_000,  # the order total not converted: 100 ISK at Stripe
+        1_000_050,  # not whole kronur
+        999_900,  # one krona short
+    ],
+)
+def test_a_payment_that_does_not_match_in_stripes_units_leaves_the_order_unpaid(
+    client: Client, isk_order: Order, amount_total: int
+) -> None:
+    session = checkout_session(isk_order, amount_total=amount_total)
+
+    with capture_logs() as logs:
+        response = post_event(client, stripe_event("checkout.session.completed", session))
+
+    assert response.status_code == 200
+    isk_order.refresh_from_db()
+    assert isk_order.status == OrderStatus.PENDING
+    assert isk_order.paid_at is None
+    assert isk_order.provider_payment_id == ""
+    assert GiftCard.objects.count() == 0
+    assert Transaction.objects.count() == 0
+    event = PaymentEvent.objects.get()
+    assert event.outcome == "refused"
+    assert "does not match the order total (10,000 ISK)" in event.detail
+    [mismatch] = [entry for entry in logs if entry["event"] == "order_payment_mismatch"]
+    assert mismatch["log_level"] == "error"
+    assert (mismatch["expected"], mismatch["amount"]) == (1_000_000, amount_total)
+    assert (mismatch["currency"], mismatch["expected_currency"]) == ("ISK", "ISK")
+    [refused] = [entry for entry in logs if entry["event"] == "stripe_event_refused"]
+    assert refused["log_level"] == "error"
+
+
+def test_the_unconverted_isk_total_is_reported_as_what_stripe_took(
+    client: Client, isk_order: Order
+) -> None:
+    session = checkout_session(isk_order, amount_total=10_000)
+
+    post_event(client, stripe_event("checkout.session.completed", session))
+
+    assert PaymentEvent.objects.get().detail == (
+        "The payment (100 ISK) does not match the order total (10,000 ISK)."
+    )

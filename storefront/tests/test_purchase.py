@@ -150,6 +150,28 @@ def test_a_custom_amount_above_the_maximum_is_refused(
     assert order_count() == 0
 
 
+def test_a_custom_amount_the_payment_provider_cannot_charge_is_refused_inline(
+    client: Client, merchant: Merchant, settings: Any
+) -> None:
+    settings.PAYMENT_PROVIDER = "stripe"
+    kwd = Product.objects.create(
+        merchant=merchant, name="Any amount", currency="KWD", min_amount=1000, max_amount=100_000
+    )
+
+    response = client.post(url(kwd), purchase(amount="5.125"))
+
+    assert response.status_code == 422
+    refusal = (
+        "Stripe takes payments in KWD in steps of 0.010 KWD, so 5.125 KWD cannot be "
+        "charged exactly: choose 5.120 KWD or 5.130 KWD."
+    )
+    assert response.context["form"].errors["amount"] == [refusal]
+    page = response.content.decode()
+    assert 'id="id_amount_error"' in page
+    assert 'value="5.125"' in page  # what was typed stays, to be corrected
+    assert order_count() == 0
+
+
 def test_refusals_of_the_orders_service_show_on_their_field(
     client: Client, fixed_product: Product
 ) -> None:
