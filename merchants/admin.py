@@ -14,9 +14,9 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from accounts.selectors import verified_emails
 from core.errors import ApplicationError
 from merchants.models import ApiKey, Invitation, Membership, Merchant, Role
-from merchants.selectors import verified_emails
 from merchants.services import invitation_resend, invitation_revoke, invitation_send
 
 

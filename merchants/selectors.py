@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from allauth.account.models import EmailAddress
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.selectors import verified_emails
 from merchants.models import ApiKey, Invitation, Membership, Merchant, MerchantStatus
 
 
@@ -25,16 +25,6 @@ def membership_list(*, merchant: Merchant) -> QuerySet[Membership]:
 
 def api_key_list(*, merchant: Merchant) -> QuerySet[ApiKey]:
     return ApiKey.objects.filter(merchant=merchant).order_by("-created_at")
-
-
-def verified_emails(user: User) -> set[str]:
-    """The addresses the person has proven they hold (lower-cased)."""
-    return {
-        address.lower()
-        for address in EmailAddress.objects.filter(user=user, verified=True).values_list(
-            "email", flat=True
-        )
-    }
 
 
 def invitations_for_user(*, user: User) -> list[Invitation]:

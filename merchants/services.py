@@ -20,6 +20,7 @@ from django.utils.crypto import constant_time_compare
 from django.utils.text import slugify
 
 from accounts.models import User
+from accounts.selectors import verified_emails
 from merchants.exceptions import (
     InvalidInvitation,
     InvalidMerchantData,
@@ -36,7 +37,6 @@ from merchants.models import (
     Merchant,
     Role,
 )
-from merchants.selectors import verified_emails
 
 logger = structlog.get_logger(__name__)
 

@@ -6,23 +6,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from allauth.account.models import EmailAddress
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.selectors import verified_emails
 from core.money import format_money
 from giftcards.models import CardStatus, GiftCard, Transaction
 from giftcards.selectors import transaction_list
 from orders.models import Order
 from wallet.models import WalletCard, WalletSource
-
-
-def verified_emails(user: User) -> list[str]:
-    """The addresses the person has proven they own."""
-    return list(
-        EmailAddress.objects.filter(user=user, verified=True).values_list("email", flat=True)
-    )
 
 
 def email_match(field: str, emails: list[str]) -> Q:

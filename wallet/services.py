@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from accounts.models import User
+from accounts.selectors import verified_emails
 from giftcards.locks import lock_card
 from giftcards.lookups import LookupClient, find_card_by_code
 from giftcards.models import CardStatus, GiftCard
@@ -27,7 +28,7 @@ from orders.exceptions import CardLinkExpired, CardLinkRefused
 from orders.models import FulfilledCard, Order, OrderStatus
 from wallet.exceptions import CardAlreadyClaimed, CardNotClaimable, InvalidCardLink
 from wallet.models import RECIPIENT_SOURCES, WalletCard, WalletSource
-from wallet.selectors import email_match, verified_emails
+from wallet.selectors import email_match
 
 logger = structlog.get_logger(__name__)
 
