@@ -750,6 +750,30 @@ def _delivery_context(delivery: CardDelivery) -> dict[str, Any]:
 _NOT_SENT = frozenset({MessageStatus.FAILED, MessageStatus.SUPPRESSED, MessageStatus.RATE_LIMITED})
 
 
+def _send_card(delivery: CardDelivery, *, merchant: Merchant) -> list[CommunicationLog]:
+    """The card's message on the delivery's channels, each log row kept on the delivery.
+
+    Mail clients block data: URIs and remote images: the email carries the card's QR
+    code as an inline part, shown by <img src="cid:card-qr"> (a resend too)."""
+    from orders.card_images import qr_png
+
+    context = _delivery_context(delivery)
+    logs: list[CommunicationLog] = send(
+        Event.GIFT_CARD_DELIVERED,
+        Recipient(email=delivery.recipient_email, phone=delivery.recipient_phone),
+        context,
+        channels=list(delivery.channels),
+        merchant=merchant,
+        inline_images={"card-qr": qr_png(context["code"])},
+    )
+    for log in logs:
+        if log.requested_channel == Channel.EMAIL:
+            delivery.email_log = log
+        elif log.requested_channel == Channel.SMS:
+            delivery.sms_log = log
+    return logs
+
+
 def delivery_send(*, delivery_id: int) -> CardDelivery | None:
     """Send one due delivery, at most once: the row is claimed with a lock that skips
     rows another worker holds, and moved out of ``scheduled`` in the same transaction
@@ -771,24 +795,7 @@ def delivery_send(*, delivery_id: int) -> CardDelivery | None:
             delivery.failure_reason = f"The card is {card.get_status_display().lower()}."
             delivery.save(update_fields=["status", "attempted_at", "failure_reason"])
             return delivery
-        from orders.card_images import qr_png
-
-        context = _delivery_context(delivery)
-        logs: list[CommunicationLog] = send(
-            Event.GIFT_CARD_DELIVERED,
-            Recipient(email=delivery.recipient_email, phone=delivery.recipient_phone),
-            context,
-            channels=list(delivery.channels),
-            merchant=delivery.order.merchant,
-            # Mail clients block data: URIs and remote images: the email carries the QR
-            # code of the card as an inline part, shown by <img src="cid:card-qr">.
-            inline_images={"card-qr": qr_png(context["code"])},
-        )
-        for log in logs:
-            if log.requested_channel == Channel.EMAIL:
-                delivery.email_log = log
-            elif log.requested_channel == Channel.SMS:
-                delivery.sms_log = log
+        logs = _send_card(delivery, merchant=delivery.order.merchant)
         if logs and all(log.status in _NOT_SENT for log in logs):
             delivery.status = DeliveryStatus.FAILED
             delivery.failure_reason = "; ".join(log.reason for log in logs if log.reason)[:300]
@@ -893,18 +900,7 @@ def delivery_resend(*, delivery_id: int, actor: User | None) -> CardDelivery:
             )
         previous_links = card.link_version
         card_links_revoke(card=card)
-        logs: list[CommunicationLog] = send(
-            Event.GIFT_CARD_DELIVERED,
-            Recipient(email=delivery.recipient_email, phone=delivery.recipient_phone),
-            _delivery_context(delivery),
-            channels=list(delivery.channels),
-            merchant=order.merchant,
-        )
-        for log in logs:
-            if log.requested_channel == Channel.EMAIL:
-                delivery.email_log = log
-            elif log.requested_channel == Channel.SMS:
-                delivery.sms_log = log
+        logs = _send_card(delivery, merchant=order.merchant)
         delivery.attempted_at = now
         if logs and all(log.status in _NOT_SENT for log in logs):
             card_links_reinstate(card=card, version=previous_links)
