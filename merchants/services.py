@@ -169,7 +169,9 @@ def invitation_send(
         raise InvalidInvitation(f"Unknown role '{role}'. Use one of: {', '.join(Role.values)}.")
     email = _normalise_email(email)
     now = timezone.now()
-    expires_at = now + timedelta(days=int(settings.MERCHANT_INVITATION_DAYS))
+    # Production refuses other values (config.settings.guards); elsewhere, held to 1..3650.
+    days = min(max(int(settings.MERCHANT_INVITATION_DAYS), 1), 3650)
+    expires_at = now + timedelta(days=days)
     _account_for_invitation(email)
     open_invitation = (
         Invitation.objects.select_for_update()

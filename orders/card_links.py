@@ -41,7 +41,9 @@ class CardLink:
 
 def card_link_max_age() -> timedelta:
     """How long a card link opens the card: the ``CARD_LINK_MAX_AGE_DAYS`` setting."""
-    return timedelta(days=int(settings.CARD_LINK_MAX_AGE_DAYS))
+    # Production refuses to start outside 1..3650 (config.settings.guards); elsewhere a
+    # stray value is held to that range rather than breaking every card page.
+    return timedelta(days=min(max(int(settings.CARD_LINK_MAX_AGE_DAYS), 1), 3650))
 
 
 def _signer() -> signing.TimestampSigner:

@@ -73,12 +73,35 @@ def production_problems(conf: Mapping[str, Any]) -> list[str]:
         )
 
     problems += _payment_problems(conf)
+    problems += _lifetime_problems(conf)
 
     cors = conf.get("CORS_ALLOW_ALL_ORIGINS")
     if cors:
         problems.append(
             "CORS_ALLOW_ALL_ORIGINS is on: list allowed origins in CORS_ALLOWED_ORIGINS."
         )
+    return problems
+
+
+# Settings that are a number of days a link stays valid, with what each is for.
+_LIFETIMES = {
+    "CARD_LINK_MAX_AGE_DAYS": "a card link shows the card's code",
+    "MERCHANT_INVITATION_DAYS": "an invitation to a merchant can be accepted",
+}
+MAX_LIFETIME_DAYS = 3650
+
+
+def _lifetime_problems(conf: Mapping[str, Any]) -> list[str]:
+    problems = []
+    for name, purpose in _LIFETIMES.items():
+        value = conf.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, int) or not 1 <= value <= MAX_LIFETIME_DAYS:
+            problems.append(
+                f"{name} is {value!r}: it is how many days {purpose}; use a whole number "
+                f"from 1 to {MAX_LIFETIME_DAYS}."
+            )
     return problems
 
 

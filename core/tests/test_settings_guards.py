@@ -48,6 +48,9 @@ def test_a_complete_configuration_has_no_problems() -> None:
         ({"STRIPE_SECRET_KEY": ""}, "PAYMENT_PROVIDER is 'stripe' but STRIPE_SECRET_KEY"),
         ({"STRIPE_WEBHOOK_SECRET": ""}, "PAYMENT_PROVIDER is 'stripe' but STRIPE_WEBHOOK"),
         ({"PAYMENT_PROVIDER": "paypal"}, "PAYMENT_PROVIDER is 'paypal'"),
+        ({"CARD_LINK_MAX_AGE_DAYS": 0}, "CARD_LINK_MAX_AGE_DAYS is 0"),
+        ({"CARD_LINK_MAX_AGE_DAYS": 10**10}, "CARD_LINK_MAX_AGE_DAYS is 10000000000"),
+        ({"MERCHANT_INVITATION_DAYS": -1}, "MERCHANT_INVITATION_DAYS is -1"),
     ],
 )
 def test_each_unsafe_setting_is_named(override: dict[str, object], variable: str) -> None:

@@ -117,9 +117,7 @@ def test_a_resend_sends_the_card_again_to_the_same_recipient_with_a_fresh_link(
     assert second_link
     assert first_link.group() != second_link.group()
     # The resent email shows the card's QR code like the first: the image travels with it.
-    pictures = [
-        part for part in second.message().walk() if part.get_content_type() == "image/png"
-    ]
+    pictures = [part for part in second.message().walk() if part.get_content_type() == "image/png"]
     assert [part["Content-ID"] for part in pictures] == ["<card-qr>"]
 
 
