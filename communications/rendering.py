@@ -165,7 +165,20 @@ def render_one(
     # Whatever an admin's template raises (an undefined name, the sandbox, a filter given
     # the wrong input, a division by zero) is a problem of the template, never a crash.
     except Exception as exc:
-        raise TemplateProblem(f"The template could not be rendered: {exc}") from exc
+        raise TemplateProblem(
+            f"The template could not be rendered: {_without_values(str(exc), context)}"
+        ) from None
+
+
+def _without_values(message: str, context: dict[str, Any]) -> str:
+    """The error's text with every value of the message taken out: an error can quote
+    what it tripped on (``{{ {}[code] }}`` names the key), and the text goes into the
+    log, where a card code must never appear."""
+    for value in context.values():
+        text = str(value) if isinstance(value, str | int) else ""
+        if len(text) >= 4:
+            message = message.replace(text, "[value]")
+    return message
 
 
 def render(

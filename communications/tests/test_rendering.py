@@ -20,7 +20,13 @@ from communications.models import (
     MessageStatus,
     TemplateVersion,
 )
-from communications.rendering import ALLOWED_FILTERS, TemplateProblem, check, render
+from communications.rendering import (
+    ALLOWED_FILTERS,
+    TemplateProblem,
+    check,
+    render,
+    render_one,
+)
 from communications.services import Recipient, send
 from communications.template_services import TemplateRefused, template_version_create
 
@@ -315,3 +321,12 @@ def test_the_system_email_as_first_shipped_is_upgraded_and_an_edited_one_fails()
     logs = send(Event.SYSTEM_EMAIL, Recipient(email="ops@example.com"), context)
     assert [(log.status, log.reason) for log in logs] == [(MessageStatus.FAILED, "template error")]
     assert CommunicationLog.objects.filter(status=MessageStatus.FAILED).count() == 1
+
+
+def test_a_render_error_never_quotes_a_value_of_the_message() -> None:
+    code = "ABCD-EFGH-JKMN-PQRS"
+    with pytest.raises(TemplateProblem) as excinfo:
+        render_one("{{ {}[code] }}", {"code": code}, declared=["code"])
+    assert code not in str(excinfo.value)
+    assert "[value]" in str(excinfo.value)
+    assert excinfo.value.__cause__ is None  # no traceback that would carry it either
