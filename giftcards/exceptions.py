@@ -100,5 +100,6 @@ _THROTTLE_MESSAGES = {
     "merchant": "Too many unknown codes have been tried on {merchant}'s gift cards recently, "
     "so checking a code here is paused for {wait}. Your card is safe: try again later, or "
     "ask {merchant} to check it for you.",
+    "busy": "Too many lookups by code are running at once for you. Please try again in a moment.",
     "": "Too many unknown codes were tried. Please wait {wait} before trying another one.",
 }

@@ -1,11 +1,12 @@
 """Finding a card by its code, with the brakes that make guessing pointless (GC-5).
 
 A mistyped code is caught by its check symbol and refused without a lookup. Every other
-lookup first claims one unit of each of its budgets, atomically in the shared cache
-(Redis in production), and only then reaches the database: 30 parallel guesses against
-a budget of 10 reach it at most 10 times. A lookup that finds its card gives its units
-back, so only unknown codes use a budget up; each of those is also recorded as a
-``FailedCodeLookup`` row.
+lookup first joins each of its budgets, atomically in the shared cache (Redis in
+production), and only then reaches the database: a budget admits a lookup while its
+failures plus the lookups under way stay within the limit, so 30 parallel guesses
+against a budget of 10 reach the database at most 10 times, while a till redeeming many
+real cards at once only waits a moment for a place. Only unknown codes use a budget
+up; each is also recorded as a ``FailedCodeLookup`` row.
 
 Budgets belong to whoever is looking, through the door they use, so nobody can spend
 anyone else's:
@@ -95,48 +96,95 @@ def _window() -> tuple[int, int]:
     return start, start + size - now
 
 
-def _key(counter: str, window_start: int) -> str:
-    return f"gc:lookupfail:{counter}:{window_start}"
+def _keys(counter: str, window_start: int) -> tuple[str, str]:
+    """The budget's failures, and its lookups under way, in this window."""
+    base = f"gc:lookup:{counter}:{window_start}"
+    return f"{base}:failed", f"{base}:running"
+
+
+# How long a lookup waits for a budget that lookups under way fill (they may all find
+# their card), before it is refused as too many at once.
+CLAIM_WAIT_SECONDS = 3.0
 
 
 @dataclass
 class Claim:
-    """Budget units taken for one lookup; given back when the code was found."""
+    """A lookup's place in each of its client's budgets while it runs."""
 
-    keys: list[str] = field(default_factory=list)
+    running: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    ttl: int = 0
 
-    def release(self) -> None:
-        keys, self.keys = self.keys, []
-        for key in keys:
+    def found(self) -> None:
+        """The code matched a card: nothing is used up."""
+        self._leave()
+
+    def not_found(self) -> None:
+        """The code matched nothing: one failure for each budget."""
+        for key in self.failed:
+            cache_incr(key, ttl=self.ttl)
+        self._leave()
+
+    def _leave(self) -> None:
+        running, self.running = self.running, []
+        for key in running:
             with contextlib.suppress(ValueError):  # the window ended: nothing to give back
                 cache.decr(key)
 
 
-def claim(client: LookupClient) -> Claim:
-    """Take one unit of each of the client's budgets, or raise TooManyLookups (taking
-    nothing) naming the first budget that is spent."""
+def _try_claim(client: LookupClient) -> Claim | tuple[str, Budget, int]:
+    """A place in every budget, or why not: ``spent`` (failures used it up) or ``busy``
+    (failures and lookups under way fill it), with the budget and the window's rest."""
     start, remaining = _window()
-    taken = Claim()
+    taken = Claim(ttl=remaining + 5)
     for budget in client.budgets():
-        key = _key(budget.counter, start)
-        taken.keys.append(key)
-        if cache_incr(key, ttl=remaining + 5) > budget.limit:
-            taken.release()
+        failed_key, running_key = _keys(budget.counter, start)
+        running = cache_incr(running_key, ttl=remaining + 5)
+        taken.running.append(running_key)
+        taken.failed.append(failed_key)
+        failed = int(cache.get(failed_key) or 0)
+        if failed >= budget.limit or failed + running > budget.limit:
+            taken.found()  # leave every budget joined so far
+            return ("spent" if failed >= budget.limit else "busy", budget, remaining)
+    return taken
+
+
+def claim(client: LookupClient) -> Claim:
+    """Join each of the client's budgets before the database is asked, or raise
+    TooManyLookups naming the first that is spent.
+
+    A budget admits a lookup while its failures plus the lookups under way stay within
+    the limit, so parallel guesses reach the database at most ``limit`` times in a
+    window. When lookups under way fill it (a till redeeming many cards at once), a new
+    one waits for them to finish, up to ``CLAIM_WAIT_SECONDS``."""
+    deadline = time.monotonic() + CLAIM_WAIT_SECONDS
+    pause = 0.005
+    while True:
+        outcome = _try_claim(client)
+        if isinstance(outcome, Claim):
+            return outcome
+        why, budget, remaining = outcome
+        if why == "spent" or time.monotonic() >= deadline:
             raise TooManyLookups(
-                retry_after=max(1, remaining),
-                scope=budget.scope,
+                retry_after=max(1, remaining) if why == "spent" else 1,
+                scope=budget.scope if why == "spent" else "busy",
                 merchant_name=client.merchant.name,
             )
-    return taken
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
 
 
 def remaining_budget(client: LookupClient) -> int:
     """How many more unknown codes the client may try in this window (for tests and
     pages); the smallest of its budgets."""
     start, _ = _window()
-    budgets = client.budgets()
-    counts = cache.get_many([_key(b.counter, start) for b in budgets])
-    return min(b.limit - int(counts.get(_key(b.counter, start), 0)) for b in budgets)
+    left = []
+    for budget in client.budgets():
+        failed_key, running_key = _keys(budget.counter, start)
+        counts = cache.get_many([failed_key, running_key])
+        used = int(counts.get(failed_key) or 0) + int(counts.get(running_key) or 0)
+        left.append(budget.limit - used)
+    return min(left)
 
 
 def record_failure(client: LookupClient) -> None:
@@ -165,12 +213,17 @@ def lock_card_by_code(*, client: LookupClient, code: str) -> GiftCard:
     code is recorded once the transaction has rolled back (``after_rollback``)."""
     digest = codes.digest(_normalised_or_typo(code))
     taken = claim(client)
-    card = lock_card_by_digest(merchant=client.merchant, code_digest=digest)
+    try:
+        card = lock_card_by_digest(merchant=client.merchant, code_digest=digest)
+    except BaseException:
+        taken.found()  # the database failed, not the code
+        raise
     if card is None:
+        taken.not_found()
         error = CardNotFound("No gift card matches that code.")
         error.after_rollback.append(lambda: record_failure(client))
         raise error
-    taken.release()
+    taken.found()
     return card
 
 
@@ -178,13 +231,18 @@ def find_card_by_code(*, client: LookupClient, code: str) -> GiftCard:
     """The merchant's card with this code, or CardNotFound (and one more failure)."""
     digest = codes.digest(_normalised_or_typo(code))
     taken = claim(client)
-    card = (
-        GiftCard.objects.filter(merchant=client.merchant, code_digest=digest)
-        .select_related("product")
-        .first()
-    )
+    try:
+        card = (
+            GiftCard.objects.filter(merchant=client.merchant, code_digest=digest)
+            .select_related("product")
+            .first()
+        )
+    except BaseException:
+        taken.found()  # the database failed, not the code
+        raise
     if card is None:
+        taken.not_found()
         record_failure(client)
         raise CardNotFound("No gift card matches that code.")
-    taken.release()
+    taken.found()
     return card

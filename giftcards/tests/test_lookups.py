@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from django.core.cache import caches
 from django.test import override_settings
 
 from accounts.models import User
-from giftcards import codes
+from giftcards import codes, lookups
 from giftcards.exceptions import CardNotFound, TooManyLookups
 from giftcards.lookups import LookupClient, claim, find_card_by_code, remaining_budget
 from giftcards.models import FailedCodeLookup, LookupChannel
@@ -154,7 +155,7 @@ def test_the_window_resets(merchant: Merchant, key: ApiKey, settings) -> None:
             claim(client)
         assert excinfo.value.retry_after == 55
     with time_machine.travel("2026-11-25 10:01:01+00:00", tick=False):
-        claim(client).release()
+        claim(client).found()
 
 
 def test_a_refusal_takes_nothing(merchant: Merchant, settings) -> None:
@@ -173,25 +174,77 @@ def test_a_refusal_takes_nothing(merchant: Merchant, settings) -> None:
     assert remaining_budget(fresh_merchant_view) == 49
 
 
-def test_parallel_guesses_claim_at_most_the_budget(merchant: Merchant, key: ApiKey) -> None:
-    client = api(merchant, key)
-    granted: list[int] = []
+def _in_parallel(count: int, work: Any) -> list[Any]:
+    results: list[Any] = []
     lock = threading.Lock()
 
-    def guess(_: int) -> None:
-        try:
-            claim(client)
-        except TooManyLookups:
-            return
+    def run() -> None:
+        outcome = work()
         with lock:
-            granted.append(1)
+            results.append(outcome)
 
-    threads = [threading.Thread(target=guess, args=(n,)) for n in range(30)]
+    threads = [threading.Thread(target=run) for _ in range(count)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert len(granted) == 10
+    return results
+
+
+def test_parallel_guesses_claim_at_most_the_budget(
+    merchant: Merchant, key: ApiKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lookups, "CLAIM_WAIT_SECONDS", 0.2)
+    client = api(merchant, key)
+
+    def guess() -> str:
+        try:
+            taken = claim(client)
+        except TooManyLookups as refusal:
+            return refusal.scope
+        time.sleep(0.05)  # the database is asked while the place is held
+        taken.not_found()
+        return "looked up"
+
+    outcomes = _in_parallel(30, guess)
+    assert outcomes.count("looked up") == 10
+    assert remaining_budget(client) == 0
+    with pytest.raises(TooManyLookups) as excinfo:
+        claim(client)
+    assert excinfo.value.scope == "key"
+
+
+def test_parallel_lookups_of_real_cards_wait_for_a_place_instead_of_failing(
+    merchant: Merchant, key: ApiKey
+) -> None:
+    client = api(merchant, key)
+
+    def look_up() -> str:
+        try:
+            taken = claim(client)
+        except TooManyLookups as refusal:
+            return refusal.scope
+        time.sleep(0.02)
+        taken.found()
+        return "found"
+
+    assert _in_parallel(30, look_up) == ["found"] * 30
+    assert remaining_budget(client) == 10
+
+
+def test_lookups_under_way_that_never_finish_are_refused_as_busy(
+    merchant: Merchant, key: ApiKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lookups, "CLAIM_WAIT_SECONDS", 0.05)
+    client = api(merchant, key)
+    held = [claim(client) for _ in range(10)]
+    with pytest.raises(TooManyLookups) as excinfo:
+        claim(client)
+    assert excinfo.value.scope == "busy"
+    assert excinfo.value.retry_after == 1
+    for taken in held:
+        taken.found()
+    claim(client).found()
 
 
 @pytest.mark.django_db(transaction=True)
