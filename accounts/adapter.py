@@ -1,15 +1,17 @@
 """allauth adapter: account emails go through the communications service (switches,
 limits, templates admins edit, the log), and post-login routing stays on our side.
 
-When an account email cannot go out (email switched off, a limit reached), the person is
-told so on the next page instead of waiting for a message that will never come. A
-password reset says only what holds for every address alike, so the page never reveals
-whether an account exists (see ``accounts.forms.PasswordResetForm``).
+When an account email cannot go out (email switched off, the limit per address reached),
+the person is told so on the next page instead of waiting for a message that will never
+come; when the platform's hourly email volume holds it back, they are told it may take a
+while. A password reset says only what holds for every address alike, so the page never
+reveals whether an account exists (see ``accounts.forms.PasswordResetForm``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from allauth.account.adapter import DefaultAccountAdapter
@@ -32,9 +34,10 @@ _EVENTS = {
 }
 
 EMAIL_SWITCHED_OFF = "email is switched off"
-TOO_MANY_EMAILS = "too many emails were sent in the last hour"
+TOO_MANY_EMAILS = "too many emails were sent to this address in the last hour"
 PROBLEM_ON_OUR_SIDE = "of a problem on our side"
 _WARNED = "_email_not_sent_warned"
+_TOLD_DELAYED = "_email_delay_told"
 _SENT_MESSAGE = "account/messages/email_confirmation_sent.txt"
 
 
@@ -47,6 +50,31 @@ def email_unavailable_reason() -> str:
     if not communication_settings().is_enabled(Channel.EMAIL):
         return EMAIL_SWITCHED_OFF
     return ""
+
+
+def email_delayed_until() -> datetime | None:
+    """When an account email sent now would go out, if the platform's hourly email volume
+    (its own emails, or the ceiling for everyone) holds it back; else None. The same for
+    every address, as account emails belong to no merchant."""
+    from communications.limits import volume_deferral
+    from communications.models import Channel
+    from communications.selectors import communication_settings
+
+    deferral = volume_deferral(communication_settings(), channel=Channel.EMAIL, merchant=None)
+    return deferral.until if deferral else None
+
+
+def tell_email_delayed(request: HttpRequest, until: datetime) -> None:
+    # Once per page, and not beside a warning that nothing was sent.
+    if getattr(request, _WARNED, False) or getattr(request, _TOLD_DELAYED, False):
+        return
+    setattr(request, _TOLD_DELAYED, True)
+    messages.info(
+        request,
+        "Your email is on its way but may take a while: we are sending a lot of email "
+        f"right now, and it goes out after {until:%H:%M} UTC.",
+        fail_silently=True,
+    )
 
 
 def warn_email_not_sent(request: HttpRequest, reason: str) -> None:
@@ -74,6 +102,12 @@ def _reason_not_sent(logs: Sequence[CommunicationLog]) -> str:
     if log.status == MessageStatus.RATE_LIMITED:
         return TOO_MANY_EMAILS
     return PROBLEM_ON_OUR_SIDE
+
+
+def _deferred_until(logs: Sequence[CommunicationLog]) -> datetime | None:
+    """When the emails held back by a volume limit go out (None when none is)."""
+    waits = [log.deferred_until for log in logs if log.deferred_until is not None]
+    return max(waits) if waits else None
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -117,6 +151,10 @@ class AccountAdapter(DefaultAccountAdapter):
             "login_url": settings.SITE_URL.rstrip("/") + reverse("account_login"),
             "signup_url": context.get("signup_url", ""),
         }
+        # A reset tells of a delay only as an unknown address would be told (the
+        # platform's email volume, read before this email counts against it), so the page
+        # is the same for both; other account emails say what happened to them.
+        reset_delay = email_delayed_until() if event == Event.PASSWORD_RESET else None
         logs = send(
             Event(event),
             Recipient(email=email, user=user if getattr(user, "pk", None) else None),
@@ -128,6 +166,11 @@ class AccountAdapter(DefaultAccountAdapter):
             # A limit or a fault that only an existing account can meet: saying so would
             # tell a stranger that the address has an account.
             reason = ""
+        delayed = reset_delay if event == Event.PASSWORD_RESET else _deferred_until(logs)
         request = getattr(self, "request", None)
-        if reason and request is not None:
+        if request is None:
+            return
+        if reason:
             warn_email_not_sent(request, reason)
+        elif delayed is not None:
+            tell_email_delayed(request, delayed)
