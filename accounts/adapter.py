@@ -1,15 +1,17 @@
 """allauth adapter: account emails go through the communications service (switches,
 limits, templates admins edit, the log), and post-login routing stays on our side.
 
-When an account email cannot go out (email switched off, a limit reached), the person is
-told so on the next page instead of waiting for a message that will never come. A
-password reset says only what holds for every address alike, so the page never reveals
-whether an account exists (see ``accounts.forms.PasswordResetForm``).
+When an account email cannot go out (email switched off, the limit per address reached),
+the person is told so on the next page instead of waiting for a message that will never
+come; when the platform's hourly email volume holds it back, they are told it may take a
+while. A password reset says only what holds for every address alike, so the page never
+reveals whether an account exists (see ``accounts.forms.PasswordResetForm``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from allauth.account.adapter import DefaultAccountAdapter
@@ -35,11 +37,12 @@ _EVENTS = {
 }
 
 EMAIL_SWITCHED_OFF = "email is switched off"
-TOO_MANY_EMAILS = "too many emails were sent in the last hour"
+TOO_MANY_EMAILS = "too many emails were sent to this address in the last hour"
 PROBLEM_ON_OUR_SIDE = "of a problem on our side"
 _WARNED = "_email_not_sent_warned"
-# Sign-up and password reset answer every address alike, known or not: only a reason that
-# holds for every address (email switched off) may be shown after them.
+_TOLD_DELAYED = "_email_delay_told"
+# Sign-up and password reset answer every address alike, known or not: only what holds
+# for every address (email switched off, the platform's email volume) may be said after.
 _ANSWERED_ALIKE = frozenset(
     {"password_reset", "account_already_exists", "account_email_verification"}
 )
@@ -55,6 +58,31 @@ def email_unavailable_reason() -> str:
     if not communication_settings().is_enabled(Channel.EMAIL):
         return EMAIL_SWITCHED_OFF
     return ""
+
+
+def email_delayed_until() -> datetime | None:
+    """When an account email sent now would go out, if the platform's hourly email volume
+    (its own emails, or the ceiling for everyone) holds it back; else None. The same for
+    every address, as account emails belong to no merchant."""
+    from communications.limits import volume_deferral
+    from communications.models import Channel
+    from communications.selectors import communication_settings
+
+    deferral = volume_deferral(communication_settings(), channel=Channel.EMAIL, merchant=None)
+    return deferral.until if deferral else None
+
+
+def tell_email_delayed(request: HttpRequest, until: datetime) -> None:
+    # Once per page, and not beside a warning that nothing was sent.
+    if getattr(request, _WARNED, False) or getattr(request, _TOLD_DELAYED, False):
+        return
+    setattr(request, _TOLD_DELAYED, True)
+    messages.info(
+        request,
+        "Your email is on its way but may take a while: we are sending a lot of email "
+        f"right now, and it goes out after {until:%H:%M} UTC.",
+        fail_silently=True,
+    )
 
 
 def warn_email_not_sent(request: HttpRequest, reason: str) -> None:
@@ -82,6 +110,12 @@ def _reason_not_sent(logs: Sequence[CommunicationLog]) -> str:
     if log.status == MessageStatus.RATE_LIMITED:
         return TOO_MANY_EMAILS
     return PROBLEM_ON_OUR_SIDE
+
+
+def _deferred_until(logs: Sequence[CommunicationLog]) -> datetime | None:
+    """When the emails held back by a volume limit go out (None when none is)."""
+    waits = [log.deferred_until for log in logs if log.deferred_until is not None]
+    return max(waits) if waits else None
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -132,6 +166,11 @@ class AccountAdapter(DefaultAccountAdapter):
             "login_url": settings.SITE_URL.rstrip("/") + reverse("account_login"),
             "signup_url": context.get("signup_url", ""),
         }
+        # Sign-up and reset tell of a delay only as an unknown address would be told (the
+        # platform's email volume, read before this email counts against it), so the page
+        # is the same for both; other account emails say what happened to them.
+        alike = event in _ANSWERED_ALIKE
+        platform_delay = email_delayed_until() if alike else None
         logs = send(
             Event(event),
             Recipient(email=email, user=user if getattr(user, "pk", None) else None),
@@ -139,10 +178,15 @@ class AccountAdapter(DefaultAccountAdapter):
             channels=[Channel.EMAIL],
         )
         reason = _reason_not_sent(logs)
-        if event in _ANSWERED_ALIKE and reason != email_unavailable_reason():
+        if alike and reason != email_unavailable_reason():
             # A limit or a fault that only an existing account can meet (its address got
             # other mail this hour): saying so would tell a stranger that it has one.
             reason = ""
+        delayed = platform_delay if alike else _deferred_until(logs)
         request = getattr(self, "request", None)
-        if reason and request is not None:
+        if request is None:
+            return
+        if reason:
             warn_email_not_sent(request, reason)
+        elif delayed is not None:
+            tell_email_delayed(request, delayed)

@@ -40,21 +40,33 @@ class CommunicationSettingsAdmin(admin.ModelAdmin):
             },
         ),
         (
-            "Hourly limits",
+            "Hourly sending limits",
             {
                 "fields": (
-                    "email_rate_limit",
-                    "sms_rate_limit",
-                    "push_rate_limit",
-                    "otp_rate_limit",
+                    ("email_hourly_ceiling", "email_merchant_hourly_limit"),
+                    "email_platform_hourly_limit",
+                    ("sms_hourly_ceiling", "sms_merchant_hourly_limit"),
+                    "sms_platform_hourly_limit",
+                    ("push_hourly_ceiling", "push_merchant_hourly_limit"),
+                    "push_platform_hourly_limit",
                     "per_recipient_hourly_limit",
-                )
+                ),
+                "description": "Counted per clock hour (UTC). Each merchant has its own "
+                "limit per channel, the platform's own messages (account emails, admin "
+                "test messages) share one, and all of them together stay under the ceiling "
+                "for the whole platform, which is sized to the provider's quota (a limit "
+                "above the ceiling leaves the ceiling as the only limit). A message "
+                "over one of these is never lost: it waits in the message log as queued, "
+                "with the reason, and goes out in the next hour with room. The limit per "
+                "recipient is against abuse: a message over it is refused (rate limited).",
             },
         ),
         (
             "One-time codes",
             {
                 "fields": (
+                    "otp_rate_limit",
+                    "otp_api_key_hourly_limit",
                     "otp_expiry_minutes",
                     "otp_length",
                     "otp_max_attempts",
@@ -96,6 +108,7 @@ class CommunicationLogAdmin(MessageReportsMixin, ReadOnlyAdmin):
         "recipient_masked",
         "status",
         "reason",
+        "deferred_until",
         "provider",
         "cost",
     )

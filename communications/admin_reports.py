@@ -58,8 +58,12 @@ STATUS_EXPLANATIONS = {
     MessageStatus.SUPPRESSED: (
         "Not sent: the platform suppressed it, as it does for every message in this case."
     ),
-    MessageStatus.RATE_LIMITED: "Not sent: an hourly limit was reached.",
+    MessageStatus.RATE_LIMITED: "Not sent: the hourly limit per recipient was reached.",
 }
+DEFERRED_EXPLANATION = (
+    "Waiting: an hourly sending limit holds it back (the reason says which). It goes out "
+    "when the next hour has room; nothing is lost."
+)
 OUTCOME_LEVELS = {
     MessageStatus.QUEUED: messages.INFO,
     MessageStatus.SENT: messages.SUCCESS,
@@ -567,7 +571,9 @@ class MessageReportsMixin(admin.ModelAdmin):
         )
         return {
             "log": log,
-            "explanation": STATUS_EXPLANATIONS[status],
+            "explanation": (
+                DEFERRED_EXPLANATION if log.deferred_until else STATUS_EXPLANATIONS[status]
+            ),
             "switched_off": switched_off,
             "settings_url": reverse(
                 "admin:communications_communicationsettings_changelist",

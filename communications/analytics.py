@@ -9,8 +9,8 @@ What the counts mean, per message created that day:
 * ``delivered``: the provider confirmed delivery (needs its callbacks);
 * ``failed``: the provider refused it, retries ran out, or it could not be rendered;
 * ``suppressed``: not sent because a switch was off or there was no address;
-* ``rate_limited``: not sent because an hourly limit was reached;
-* ``queued``: waiting for a worker.
+* ``rate_limited``: refused because the hourly limit per recipient was reached;
+* ``queued``: waiting for a worker, or for an hour with room under a volume limit.
 
 Delivery rate is delivered / sent; failure rate is failed / (sent + failed not sent).
 """

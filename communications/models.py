@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
 
@@ -37,27 +38,127 @@ class Event(models.TextChoices):
     SYSTEM_EMAIL = "system_email", "Other platform email"
 
 
+_AT_LEAST_ONE = MinValueValidator(1, "Must be at least 1: with 0 nothing would ever be sent.")
+# What one message is called on each channel, for limits and reasons people read.
+CHANNEL_NOUNS: dict[str, tuple[str, str]] = {
+    Channel.EMAIL: ("email", "emails"),
+    Channel.SMS: ("text message", "text messages"),
+    Channel.PUSH: ("push notification", "push notifications"),
+}
+
+
+def messages_count(count: int, channel: str) -> str:
+    """``1,000 emails``, ``1 text message``."""
+    one, many = CHANNEL_NOUNS.get(channel, ("message", "messages"))
+    return f"{count:,} {one if count == 1 else many}"
+
+
 class CommunicationSettings(models.Model):
-    """The one settings row (pk=1): every channel's switch, limits and fallback."""
+    """The one settings row (pk=1): every channel's switch, limits and fallback.
+
+    Hourly limits are of two kinds. Volume limits (the ceiling for the whole platform, the
+    limit per merchant, the one for the platform's own messages) hold a message back until
+    an hour with room; the limit per recipient, against abuse, refuses it."""
 
     email_enabled = models.BooleanField(default=True)
     sms_enabled = models.BooleanField(default=True)
     otp_enabled = models.BooleanField(default=True)
     push_enabled = models.BooleanField(default=False)
-    email_rate_limit = models.PositiveIntegerField(
-        default=100, help_text="Emails per hour, platform-wide."
+    # Volume limits, per channel: the ceiling for the whole platform (the provider's
+    # quota), a limit per merchant, and one for the platform's own messages (no merchant).
+    # A message over any of them waits (queued, ``deferred_until``); none is dropped.
+    email_hourly_ceiling = models.PositiveIntegerField(
+        "email: whole platform, per hour",
+        default=10_000,
+        validators=[_AT_LEAST_ONE],
+        help_text="Emails an hour from the whole platform: every merchant and the "
+        "platform's own emails together. Set it to your email provider's hourly quota. An "
+        "email over it is not lost: it waits, queued, and goes out in the next hour with room.",
     )
-    sms_rate_limit = models.PositiveIntegerField(
-        default=50, help_text="Text messages per hour, platform-wide."
+    email_merchant_hourly_limit = models.PositiveIntegerField(
+        "email: per merchant, per hour",
+        default=1_000,
+        validators=[_AT_LEAST_ONE],
+        help_text="Emails an hour for each merchant (its gift cards, receipts and its "
+        "customers' one-time codes). A merchant over it has its emails wait for the next "
+        "hour; other merchants' emails are not held up.",
     )
-    otp_rate_limit = models.PositiveIntegerField(
-        default=10, help_text="One-time codes per hour, per person and per recipient."
+    email_platform_hourly_limit = models.PositiveIntegerField(
+        "email: platform's own, per hour",
+        default=2_000,
+        validators=[_AT_LEAST_ONE],
+        help_text="Emails an hour that belong to no merchant: account emails (sign-up, "
+        "password reset), one-time codes for the platform itself and admin test messages. "
+        "Over it, they wait for the next hour.",
     )
-    push_rate_limit = models.PositiveIntegerField(
-        default=200, help_text="Push notifications per hour, platform-wide."
+    sms_hourly_ceiling = models.PositiveIntegerField(
+        "SMS: whole platform, per hour",
+        default=3_600,
+        validators=[_AT_LEAST_ONE],
+        help_text="Text messages an hour from the whole platform, all merchants and the "
+        "platform's own together. Set it to your SMS provider's throughput (3,600 is one "
+        "message a second, what one sending number allows). A message over it waits, "
+        "queued, for the next hour with room.",
+    )
+    sms_merchant_hourly_limit = models.PositiveIntegerField(
+        "SMS: per merchant, per hour",
+        default=600,
+        validators=[_AT_LEAST_ONE],
+        help_text="Text messages an hour for each merchant. A merchant over it has its "
+        "messages wait for the next hour; other merchants' messages are not held up.",
+    )
+    sms_platform_hourly_limit = models.PositiveIntegerField(
+        "SMS: platform's own, per hour",
+        default=600,
+        validators=[_AT_LEAST_ONE],
+        help_text="Text messages an hour that belong to no merchant (one-time codes for "
+        "the platform itself, admin test messages). Over it, they wait for the next hour.",
+    )
+    push_hourly_ceiling = models.PositiveIntegerField(
+        "push: whole platform, per hour",
+        default=50_000,
+        validators=[_AT_LEAST_ONE],
+        help_text="Push notifications an hour from the whole platform, all merchants and "
+        "the platform's own together. A notification over it waits, queued, for the next "
+        "hour with room.",
+    )
+    push_merchant_hourly_limit = models.PositiveIntegerField(
+        "push: per merchant, per hour",
+        default=5_000,
+        validators=[_AT_LEAST_ONE],
+        help_text="Push notifications an hour for each merchant. A merchant over it has its "
+        "notifications wait for the next hour; other merchants' are not held up.",
+    )
+    push_platform_hourly_limit = models.PositiveIntegerField(
+        "push: platform's own, per hour",
+        default=5_000,
+        validators=[_AT_LEAST_ONE],
+        help_text="Push notifications an hour that belong to no merchant. Over it, they "
+        "wait for the next hour.",
     )
     per_recipient_hourly_limit = models.PositiveIntegerField(
-        default=10, help_text="Messages per hour to any one address or number, per channel."
+        "messages per recipient, per hour",
+        default=10,
+        validators=[_AT_LEAST_ONE],
+        help_text="Messages an hour to any one address or number, per channel, whoever "
+        "sends them. This is the abuse limit: a message over it is refused (rate limited) "
+        "and never sent later.",
+    )
+    otp_rate_limit = models.PositiveIntegerField(
+        "one-time codes per recipient, per hour",
+        default=10,
+        validators=[_AT_LEAST_ONE],
+        help_text="One-time codes an hour to any one recipient (counted per merchant). "
+        "Codes asked for in the browser also count per signed-in person and per IP "
+        "address, each with this limit. A request over it is refused.",
+    )
+    otp_api_key_hourly_limit = models.PositiveIntegerField(
+        "one-time codes per API key, per hour",
+        default=600,
+        validators=[_AT_LEAST_ONE],
+        help_text="One-time codes an hour asked for with any one API key. API requests "
+        "count per key and per recipient, never per IP address: a merchant's server sends "
+        "all its requests from one address. A request over it is refused.",
     )
     otp_expiry_minutes = models.PositiveIntegerField(default=10)
     otp_length = models.PositiveSmallIntegerField(default=6)
@@ -99,6 +200,7 @@ class CommunicationSettings(models.Model):
             models.CheckConstraint(
                 condition=models.Q(otp_length__gte=4, otp_length__lte=10),
                 name="communication_settings_otp_length",
+                violation_error_message="A one-time code has 4 to 10 digits.",
             ),
         ]
 
@@ -115,8 +217,14 @@ class CommunicationSettings(models.Model):
     def fallback_for(self, channel: str) -> str:
         return str(getattr(self, f"{channel}_fallback") or "")
 
-    def hourly_limit(self, channel: str) -> int:
-        return int(getattr(self, f"{channel}_rate_limit"))
+    def hourly_ceiling(self, channel: str) -> int:
+        return int(getattr(self, f"{channel}_hourly_ceiling"))
+
+    def merchant_hourly_limit(self, channel: str) -> int:
+        return int(getattr(self, f"{channel}_merchant_hourly_limit"))
+
+    def platform_hourly_limit(self, channel: str) -> int:
+        return int(getattr(self, f"{channel}_platform_hourly_limit"))
 
 
 class CommunicationTemplate(models.Model):
@@ -208,6 +316,14 @@ class CommunicationLog(models.Model):
     # The rendered message, encrypted, until it has been handed to the provider.
     payload = models.TextField(blank=True, editable=False)
     claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Set while a queued message waits for an hour with room under the volume limits (the
+    # reason says which); cleared when it is released to a worker.
+    deferred_until = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="A queued message held back by an hourly volume limit goes out after this.",
+    )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -228,6 +344,12 @@ class CommunicationLog(models.Model):
             ),
             models.Index(fields=["event", "-created_at"], name="commlog_event"),
             models.Index(fields=["merchant", "-created_at"], name="commlog_merchant"),
+            # Only the messages waiting to be released, which are few.
+            models.Index(
+                fields=["deferred_until"],
+                name="commlog_deferred",
+                condition=models.Q(deferred_until__isnull=False),
+            ),
         ]
         # The log is read-only, so its change permission cannot stand for this one.
         permissions = [("send_test_message", "Can send a test message")]

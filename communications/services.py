@@ -2,9 +2,12 @@
 
 For each channel asked for, ``send`` checks the admin's switch (and uses the configured
 fallback channel, or records the message as suppressed with the reason), applies the
-hourly limits (recorded as rate_limited), renders the active template version, and
-queues delivery on Celery once the caller's transaction commits. Every step ends in a
-``CommunicationLog`` row. An email may carry inline images (a card's QR code) that its
+limit per recipient (over it: rate_limited), renders the active template version, and
+queues delivery on Celery once the caller's transaction commits. A message over an
+hourly volume limit (its merchant's, the platform's own, or the ceiling, see
+``communications.limits``) is kept queued with ``deferred_until`` and the reason, and
+``release_deferred_messages`` hands it to a worker in an hour with room. Every step
+ends in a ``CommunicationLog`` row. An email may carry inline images (a card's QR code) that its
 HTML shows by content id; they are sealed with the rest of the message. ``deliver``
 hands a queued message to its channel's backend at most once: a retry after a provider
 error sends again only when the provider did not take the message.
@@ -14,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import re
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,13 +29,14 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User
-from communications import crypto, masking
+from communications import crypto, limits, masking
 from communications.backends import (
     OutgoingMessage,
     PermanentError,
     TransientError,
     backend_for,
 )
+from communications.locks import lock_deferred_messages
 from communications.models import (
     Channel,
     CommunicationLog,
@@ -44,7 +47,6 @@ from communications.models import (
 )
 from communications.rendering import TemplateProblem, render
 from communications.selectors import communication_settings, template_for
-from core.counters import cache_incr
 from merchants.models import Merchant
 
 logger = structlog.get_logger(__name__)
@@ -94,24 +96,6 @@ class Recipient:
         return ""
 
 
-def _hour() -> int:
-    return int(time.time()) // 3600
-
-
-def _over_limits(conf: CommunicationSettings, channel: str, recipient_digest: str) -> str:
-    """Count this message against the hourly limits; the reason when one is exceeded."""
-    hour = _hour()
-    if cache_incr(f"comm:rate:{channel}:{hour}", ttl=3700) > conf.hourly_limit(channel):
-        return f"{channel} hourly limit of {conf.hourly_limit(channel)} reached"
-    per_recipient = cache_incr(f"comm:rate:{channel}:{recipient_digest}:{hour}", ttl=3700)
-    if per_recipient > conf.per_recipient_hourly_limit:
-        return (
-            f"limit of {conf.per_recipient_hourly_limit} {channel} messages per hour "
-            "to this recipient reached"
-        )
-    return ""
-
-
 def _log(
     *,
     event: str,
@@ -125,6 +109,7 @@ def _log(
     user: User | None = None,
     merchant: Merchant | None = None,
     payload: str = "",
+    deferred_until: datetime | None = None,
 ) -> CommunicationLog:
     now = timezone.now()
     return CommunicationLog.objects.create(
@@ -143,6 +128,7 @@ def _log(
         user=user,
         merchant=merchant,
         payload=payload,
+        deferred_until=deferred_until,
         failed_at=now if status == MessageStatus.FAILED else None,
         created_at=now,
     )
@@ -260,7 +246,9 @@ def _send_one(
             status=MessageStatus.SUPPRESSED,
             reason=f"no {channel} address for this recipient",
         )
-    limited = _over_limits(conf, channel, masking.digest(channel, address))
+    limited = limits.recipient_refusal(
+        conf, channel=channel, recipient_digest=masking.digest(channel, address)
+    )
     if limited:
         return _log(
             **common,
@@ -310,6 +298,11 @@ def _send_one(
             for content_id, data in inline_images.items()
         }
     payload = crypto.seal(message)
+    # Counted against the volume limits now, as it goes to a worker; over one it waits,
+    # sealed, for the release task (``release_deferred_messages``) and is never dropped.
+    deferral = limits.take_volume(conf, channel=channel, merchant=merchant)
+    if deferral is not None:
+        reason = _with_deferral(reason, deferral)
     log = _log(
         **common,
         channel=channel,
@@ -318,8 +311,10 @@ def _send_one(
         reason=reason,
         template=template,
         payload=payload,
+        deferred_until=deferral.until if deferral else None,
     )
-    _dispatch(log.pk)
+    if deferral is None:
+        _dispatch(log.pk)
     return log
 
 
@@ -347,10 +342,11 @@ def record_not_sent(
 
 def deliver(log_id: int, *, final_attempt: bool) -> str:
     """Hand one queued message to its backend. Returns ``sent``, ``retry``, ``failed`` or
-    ``skipped`` (not queued any more, or another worker holds it)."""
+    ``skipped`` (not queued any more, another worker holds it, or it is deferred: only
+    ``release_deferred_messages`` lets a deferred message go)."""
     now = timezone.now()
     claimed = CommunicationLog.objects.filter(
-        pk=log_id, status=MessageStatus.QUEUED, claimed_at__isnull=True
+        pk=log_id, status=MessageStatus.QUEUED, claimed_at__isnull=True, deferred_until__isnull=True
     ).update(claimed_at=now, attempts=F("attempts") + 1)
     if not claimed:
         return "skipped"
@@ -396,6 +392,57 @@ def deliver(log_id: int, *, final_attempt: bool) -> str:
         error="",
     )
     return "sent"
+
+
+RELEASE_BATCH = 200
+
+
+def release_deferred_messages(*, batch_size: int = RELEASE_BATCH) -> int:
+    """Hand the deferred messages whose hour has come to workers, oldest first, in
+    batches; returns how many went. Each counts against the window it goes in, so one
+    over a limit again waits for the next hour (with the new reason).
+
+    Each batch is locked skipping rows another worker holds, and a released row loses its
+    ``deferred_until`` in the transaction that dispatches it on commit: two releases at
+    once never send or count a message twice, and a retry of a released message is
+    never counted again. Messages on a channel that is switched off stay deferred until
+    it is switched on again (a disabled channel never sends; nothing is dropped)."""
+    released = 0
+    while True:
+        seen, sent = _release_batch(batch_size)
+        released += sent
+        # Every row seen left the due set (released, or deferred to a later hour).
+        if seen < batch_size:
+            break
+    if released:
+        logger.info("deferred_messages_released", count=released)
+    return released
+
+
+def _release_batch(batch_size: int) -> tuple[int, int]:
+    conf = communication_settings()
+    channels = [channel for channel in Channel if conf.is_enabled(channel)]
+    sent = 0
+    with transaction.atomic():
+        due = list(lock_deferred_messages(now=timezone.now(), channels=channels, limit=batch_size))
+        for log in due:
+            deferral = limits.take_volume(conf, channel=log.channel, merchant=log.merchant)
+            if deferral is not None:
+                CommunicationLog.objects.filter(pk=log.pk).update(
+                    deferred_until=deferral.until, reason=_with_deferral(log.reason, deferral)
+                )
+                continue
+            CommunicationLog.objects.filter(pk=log.pk).update(deferred_until=None)
+            _dispatch(log.pk)
+            sent += 1
+    return len(due), sent
+
+
+def _with_deferral(reason: str, deferral: limits.Deferral) -> str:
+    """``reason`` (a fallback note, say) with the deferral's reason in place of any
+    earlier one."""
+    kept = reason.partition("deferred: ")[0].rstrip("; ")
+    return (f"{kept}; {deferral.reason}" if kept else deferral.reason)[:300]
 
 
 def _finish(log_id: int, **fields: Any) -> None:
@@ -496,6 +543,8 @@ def settings_update(*, actor: User | None, **changes: Any) -> CommunicationSetti
 
     conf, _ = CommunicationSettings.objects.get_or_create(pk=1)
     for name, value in changes.items():
+        # A name that is not a setting (a renamed one, say) must not pass silently.
+        CommunicationSettings._meta.get_field(name)
         setattr(conf, name, value)
     conf.updated_by = actor
     conf.full_clean()

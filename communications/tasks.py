@@ -1,5 +1,6 @@
 """Celery tasks of the communications app: deliver a queued message, retrying
-transient provider errors with exponential backoff."""
+transient provider errors with exponential backoff, and release deferred messages when
+their hour has room."""
 
 from __future__ import annotations
 
@@ -30,3 +31,10 @@ def deliver_message(self: Task, log_id: int) -> str:
             return result
         raise self.retry(countdown=backoff(self.request.retries))
     return outcome
+
+
+@shared_task(name="communications.release_deferred_messages", acks_late=True)
+def release_deferred_messages() -> int:
+    """Every minute: hand due deferred messages to workers (idempotent; several workers
+    at once release each message once)."""
+    return services.release_deferred_messages()

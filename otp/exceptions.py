@@ -5,7 +5,8 @@
 | `otp_disabled`          | 503    | the platform's OTP switch is off (nothing is sent)          |
 | `invalid_recipient`     | 400    | not an email / E.164 number, or not one for that channel    |
 | `otp_cooldown`          | 429    | a code went to this recipient for this purpose moments ago  |
-| `otp_rate_limited`      | 429    | hourly limit per recipient, per user or per IP address      |
+| `otp_rate_limited`      | 429    | hourly limit per recipient and per API key (browser: per    |
+|                         |        | recipient, per user and per IP address); see `limited_by`   |
 | `otp_not_delivered`     | 503    | the send path suppressed, rate-limited or failed the message |
 | `otp_invalid`           | 400    | wrong code, or no code waiting for this recipient           |
 | `otp_expired`           | 422    | the code's time ran out                                     |

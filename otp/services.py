@@ -3,7 +3,9 @@
 ``otp_request`` refuses when the OTP switch is off, within the resend cooldown or over
 an hourly limit; otherwise it makes a code, keeps only its hash and hands the message to
 ``communications.services.send`` (which applies the channel switches, fallbacks and
-its own limits, and logs the message). A code the send path did not take is kept as
+its own limits, and logs the message). A message the send path holds back for an hour
+with room (a volume limit) is still on its way: the code is issued and stays good for
+its full time from when the message can go. A code the send path did not take is kept as
 ``undelivered`` and the request is refused with ``otp_not_delivered``; earlier codes
 stay valid then. A delivered code supersedes the recipient's earlier pending codes.
 
@@ -17,7 +19,6 @@ The code is in the message and nowhere else: not in a return value, an error or 
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -26,11 +27,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from communications.limits import current_window
 from communications.models import CommunicationLog, CommunicationSettings, Event, MessageStatus
 from communications.selectors import communication_settings
 from communications.services import Recipient, record_not_sent, send
 from core.db import atomic_service
-from merchants.models import Merchant
+from merchants.models import ApiKey, Merchant
 from otp import hashing, limits, recipients
 from otp.exceptions import (
     OtpAttemptsExceeded,
@@ -105,10 +107,15 @@ def otp_request(
     recipient: str,
     user: User | None = None,
     merchant: Merchant | None = None,
+    api_key: ApiKey | None = None,
     ip: str | None = None,
 ) -> IssuedCode:
     """Send a new code for ``purpose`` to ``recipient`` (an email address for the email
-    channel, an E.164 number for SMS). With a ``user``, SMS may fall back to their email."""
+    channel, an E.164 number for SMS). With a ``user``, SMS may fall back to their email.
+
+    Asked for with an ``api_key`` (its merchant's server), the hourly limits count per
+    key and per recipient; the ``ip`` is recorded but never limits. Without one (the
+    browser), they count per recipient, per user and per IP address."""
     purpose = OtpPurpose(purpose)
     channel = OtpChannel(channel)
     conf = communication_settings()
@@ -126,9 +133,11 @@ def otp_request(
         limits.count_request(
             scope=scope,
             recipient_digest=address.digest,
+            limit=conf.otp_rate_limit,
+            api_key_id=api_key.pk if api_key is not None else None,
+            api_key_limit=conf.otp_api_key_hourly_limit,
             user_id=user.pk if user is not None else None,
             ip=ip,
-            limit=conf.otp_rate_limit,
         )
         issued = _issue(
             conf=conf,
@@ -186,6 +195,10 @@ def _issue(
     )
     del secret
     otp.log = log
+    if log.deferred_until is not None:
+        # Held back by an hourly volume limit: the code stays good for its full time from
+        # when its message can go out, so it still works when it arrives.
+        otp.expires_at = max(otp.expires_at, log.deferred_until + timedelta(minutes=minutes))
     if log.status in DELIVERABLE:
         OneTimeCode.objects.filter(
             merchant=merchant,
@@ -195,7 +208,7 @@ def _issue(
         ).exclude(pk=otp.pk).update(status=OtpStatus.SUPERSEDED)
     else:
         otp.status = OtpStatus.UNDELIVERED
-    otp.save(update_fields=["log", "status"])
+    otp.save(update_fields=["log", "status", "expires_at"])
     logger.info(
         "otp_issued",
         otp=otp.public_id,
@@ -203,6 +216,7 @@ def _issue(
         channel=channel,
         delivery_channel=log.channel,
         delivery_status=log.status,
+        deferred=log.deferred_until is not None,
         merchant_id=merchant.pk if merchant else None,
     )
     return IssuedCode(otp=otp, log=log)
@@ -247,7 +261,7 @@ def _not_delivered(log: CommunicationLog) -> OtpNotDelivered:
         extra["reason"] = log.reason
         detail = f"The code was not sent: {log.reason}."
     if log.status == MessageStatus.RATE_LIMITED:
-        extra["retry_after"] = 3600 - int(time.time()) % 3600  # the send path's hourly window
+        extra["retry_after"] = current_window().seconds_left  # the send path's hourly window
     return OtpNotDelivered(detail, extra=extra)
 
 

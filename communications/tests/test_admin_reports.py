@@ -70,7 +70,12 @@ def seed() -> dict[str, CommunicationLog]:
     logged("sms", "delivered", days_ago=3, cost=8, cost_currency="USD")
     unrendered = logged("sms", "failed", days_ago=3, reason="template error")
     logged("sms", "suppressed", reason="sms is switched off and no fallback is set")
-    logged("sms", "rate_limited", reason="sms hourly limit of 50 reached")
+    logged(
+        "sms",
+        "rate_limited",
+        reason="limit of 10 text messages an hour to one recipient reached; "
+        "more can go to this recipient after 14:00 UTC",
+    )
     logged("push", "queued")
     old = logged("email", "failed", days_ago=40, reason="too old to show")
     return {"bounced": bounced, "unrendered": unrendered, "old": old}
@@ -317,6 +322,25 @@ def test_a_switched_off_channel_is_reported_as_suppressed(
     assert "<strong>Suppressed</strong>" in outcome
     assert "sms is switched off and no fallback is set" in outcome
     assertContains(response, "the SMS channel is switched off")
+
+
+def test_a_test_message_held_back_by_the_hourly_volume_says_it_waits(
+    admin_client_: Client,
+) -> None:
+    settings_update(actor=None, email_platform_hourly_limit=1)
+    admin_client_.post(TEST_MESSAGE, {"channel": "email", "recipient": "ops@example.com"})
+    response = admin_client_.post(
+        TEST_MESSAGE, {"channel": "email", "recipient": "ops@example.com"}, follow=True
+    )
+    held = CommunicationLog.objects.order_by("pk").last()
+    assert held is not None
+    assert (held.status, held.deferred_until is not None) == ("queued", True)
+    assert len(mail.outbox) == 1
+    assertContains(response, "Waiting: an hourly sending limit holds it back")
+    outcome = table(html_of(response), "outcome-table")
+    assert "deferred: the platform&#x27;s own messages (no merchant) reached their 1 email" in (
+        outcome
+    )
 
 
 def test_a_switched_off_channel_never_falls_back_to_another_address(

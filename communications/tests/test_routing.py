@@ -4,9 +4,11 @@ without revealing whether an account exists."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import time_machine
 from django.contrib.messages import get_messages
 from django.core import mail
 from django.test import Client
@@ -15,11 +17,18 @@ from accounts.models import User
 from communications.backends.push import InMemoryPushBackend
 from communications.backends.sms import InMemorySMSBackend
 from communications.models import CommunicationLog, Event, MessageStatus
-from communications.services import settings_update
+from communications.services import (
+    Recipient,
+    release_deferred_messages,
+    send,
+    settings_update,
+)
 
 pytestmark = pytest.mark.django_db
 
 RESET = "/accounts/password/reset/"
+START = datetime(2031, 3, 4, 13, 20, tzinfo=UTC)
+NEXT_HOUR = datetime(2031, 3, 4, 14, 0, tzinfo=UTC)
 NOT_SENT = (
     "We could not send you an email right now: email is switched off. "
     "Please try again later or contact support."
@@ -93,6 +102,68 @@ def test_a_reset_rate_limit_is_not_shown_so_accounts_stay_hidden(
     assert len(mail.outbox) == 1
     # An unknown address is never limited, so a warning here would tell the two apart.
     assert warnings_on(response) == []
+
+
+def fill_the_platforms_email_hour() -> None:
+    """Use up the hour of email that belongs to no merchant (account emails)."""
+    settings_update(actor=None, email_platform_hourly_limit=1)
+    send(
+        Event.TEST_MESSAGE,
+        Recipient(email="ops@example.com"),
+        {"channel": "email", "sent_at": "now"},
+    )
+
+
+def delayed_notice(until: str = "14:00") -> str:
+    return (
+        "Your email is on its way but may take a while: we are sending a lot of email "
+        f"right now, and it goes out after {until} UTC."
+    )
+
+
+def test_a_signup_held_back_by_the_platforms_email_volume_says_it_may_take_a_while(
+    client: Client,
+) -> None:
+    with time_machine.travel(START, tick=False):
+        fill_the_platforms_email_hour()
+        response = _sign_up(client)
+    log = CommunicationLog.objects.get(event=Event.ACCOUNT_EMAIL_VERIFICATION)
+    assert (log.status, log.deferred_until) == (MessageStatus.QUEUED, NEXT_HOUR)
+    assert log.reason.startswith("deferred: the platform's own messages")
+    assert warnings_on(response) == [
+        delayed_notice(),
+        "Confirmation email sent to new@example.com.",
+    ]
+    assert len(mail.outbox) == 1  # only the message that filled the hour
+    with time_machine.travel(NEXT_HOUR, tick=False):
+        release_deferred_messages()
+    assert "/accounts/confirm-email/" in mail.outbox[-1].body
+
+
+def test_a_reset_held_back_says_the_same_for_known_and_unknown_addresses(user: User) -> None:
+    with time_machine.travel(START, tick=False):
+        fill_the_platforms_email_hour()
+        known = reset(Client(), user.email)
+        unknown = reset(Client(), "nobody-here@example.com")
+
+    assert warnings_on(known) == warnings_on(unknown) == [delayed_notice()]
+    assert known.redirect_chain == unknown.redirect_chain
+    log = CommunicationLog.objects.get(event=Event.PASSWORD_RESET)
+    assert (log.status, log.deferred_until) == (MessageStatus.QUEUED, NEXT_HOUR)
+    assert len(mail.outbox) == 1
+
+
+def test_a_reset_over_the_limit_per_address_while_the_hour_is_full_looks_the_same(
+    user: User,
+) -> None:
+    settings_update(actor=None, per_recipient_hourly_limit=1)
+    with time_machine.travel(START, tick=False):
+        reset(Client(), user.email)
+        fill_the_platforms_email_hour()
+        known = reset(Client(), user.email)  # refused: the address had its one
+        unknown = reset(Client(), "nobody-here@example.com")
+    assert warnings_on(known) == warnings_on(unknown) == [delayed_notice()]
+    assert CommunicationLog.objects.filter(status=MessageStatus.RATE_LIMITED).count() == 1
 
 
 def test_switching_email_back_on_works_on_the_next_request(client: Client, user: User) -> None:

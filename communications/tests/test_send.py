@@ -65,24 +65,30 @@ def test_switching_back_on_works_without_a_restart(sms_outbox) -> None:
     assert "493021" in sms_outbox[0].text
 
 
-def test_hourly_limits_end_in_rate_limited() -> None:
+def test_the_limit_per_recipient_ends_in_rate_limited() -> None:
     settings_update(actor=None, per_recipient_hourly_limit=2)
     statuses = [
         send(Event.TEST_MESSAGE, ANA, {"channel": "email", "sent_at": "now"})[0].status
         for _ in range(3)
     ]
-    assert statuses == ["queued", "queued", "rate_limited"] or statuses[-1] == "rate_limited"
-    assert CommunicationLog.objects.filter(status="rate_limited").count() == 1
+    assert statuses == ["queued", "queued", "rate_limited"]
+    refused = CommunicationLog.objects.get(status="rate_limited")
+    assert refused.reason.startswith("limit of 2 emails an hour to one recipient reached;")
+    assert (refused.payload, refused.deferred_until) == ("", None)
     assert len(mail.outbox) == 2
 
 
-def test_the_channel_wide_limit(sms_outbox) -> None:
-    settings_update(actor=None, sms_rate_limit=1)
+def test_the_channel_wide_limit_defers_rather_than_drops(sms_outbox) -> None:
+    settings_update(actor=None, sms_hourly_ceiling=1)
     first = send(Event.OTP_CODE, ANA, CODE_CONTEXT)[0]
     second = send(Event.OTP_CODE, Recipient(phone="+447700900999"), CODE_CONTEXT)[0]
-    assert first.status != "rate_limited"
-    assert second.status == "rate_limited"
-    assert "sms hourly limit of 1" in second.reason
+    assert first.status == second.status == "queued"
+    assert first.deferred_until is None
+    assert second.deferred_until is not None
+    assert second.reason.startswith(
+        "deferred: the whole platform reached its ceiling of 1 text message an hour; sends after "
+    )
+    assert second.payload  # sealed, waiting
     assert len(sms_outbox) == 1
 
 

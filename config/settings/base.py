@@ -399,6 +399,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=3, minute=0),
         "options": {"expires": 60 * 60},
     },
+    # CM-2: messages held back by an hourly volume limit go out once an hour has room.
+    "release-deferred-messages": {
+        "task": "communications.release_deferred_messages",
+        "schedule": timedelta(minutes=1),
+        "options": {"expires": 55},
+    },
     # OP-1 token/OTP cleanup: pending one-time codes past their expiry are marked expired.
     "expire-one-time-codes": {
         "task": "otp.expire_pending",

@@ -115,7 +115,10 @@ class OtpProblemSerializer(ProblemSerializer):
     )
     attempts_remaining = serializers.IntegerField(required=False)
     limited_by = serializers.ChoiceField(
-        choices=["recipient", "user", "ip"], required=False, help_text="Which hourly limit."
+        choices=["recipient", "api_key", "user", "ip"],
+        required=False,
+        help_text="Which hourly limit: `recipient` or `api_key` for requests made with an "
+        "API key (`user` and `ip` apply to requests from the platform's own pages).",
     )
     delivery_status = serializers.ChoiceField(
         choices=["suppressed", "rate_limited", "failed"],

@@ -19,7 +19,9 @@ from rest_framework.views import APIView
 from core.api_schema import problem_responses
 from core.errors import ApplicationError
 from core.net import client_ip
+from merchants.api.authentication import ApiClient
 from merchants.idempotency import idempotency_key, refusal_response, run_idempotent
+from merchants.models import ApiKey
 from merchants.tenancy import MerchantAPIMixin
 from otp import services
 from otp.api import serializers as s
@@ -35,7 +37,7 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 _REQUEST_REFUSALS = {
     400: "Invalid input (`validation_error`); `errors` lists fields.",
     429: "`otp_cooldown` (a code went to this recipient moments ago) or `otp_rate_limited` "
-    "(hourly limit per recipient or per IP address, see `limited_by`); both carry "
+    "(the hourly limit per recipient or per API key, see `limited_by`); both carry "
     "`retry_after` and `Retry-After`.",
     503: "`otp_disabled`: one-time codes are switched off and nothing was sent. "
     "`otp_not_delivered`: the message was not sent (`delivery_status`, `reason`; "
@@ -86,6 +88,11 @@ class OtpAPIView(MerchantAPIMixin, APIView):
 
     required_scopes = ("otp:write",)
 
+    @property
+    def api_key(self) -> ApiKey:
+        client: ApiClient = self.request.user
+        return client.api_key
+
     def _once(self, request: Request, operation: Callable[[], Response]) -> Response:
         """Run ``operation`` at most once per idempotency key. A retry whose key already
         has a stored answer gets that answer without running again: asking again would
@@ -103,8 +110,11 @@ class OtpRequestView(OtpAPIView):
         description="Sends a new code for `purpose` to `recipient` (an email address for "
         "`email`, an E.164 number for `sms`) and supersedes the recipient's earlier codes "
         "for that purpose. The code is in the message only, never in a response. Refused "
-        "within the resend cooldown and over the hourly limits per recipient and per IP "
-        "address (429 with `Retry-After`), and while one-time codes are switched off (503).",
+        "within the resend cooldown and over the hourly limits per recipient and per API "
+        "key (429 with `Retry-After`; requests are never limited by IP address, as a "
+        "server sends them all from one), and while one-time codes are switched off (503). "
+        "When the platform's hourly sending volume holds the message back, the code is "
+        "still issued and `expires_at` counts from when the message goes out.",
         parameters=[IDEMPOTENCY_HEADER],
         request=s.RequestInput,
         responses={201: s.IssuedOutput, **_otp_problems(_REQUEST_REFUSALS)},
@@ -143,6 +153,7 @@ class OtpRequestView(OtpAPIView):
                     channel=values["channel"],
                     recipient=values["recipient"],
                     merchant=self.merchant,
+                    api_key=self.api_key,
                     ip=ip,
                 )
             except OtpNotDelivered as refusal:

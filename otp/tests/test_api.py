@@ -153,20 +153,51 @@ def test_over_the_hourly_limit_is_429_with_retry_after(api_client: APIClient, no
     assert state() == before
 
 
-def test_the_hourly_limit_per_ip_address(api_client: APIClient, no_cooldown) -> None:
+def test_requests_with_a_key_are_never_limited_per_ip_address(
+    api_client: APIClient, no_cooldown, sms_outbox
+) -> None:
+    # All of a merchant's server traffic comes from one address: only the key and the
+    # recipient count, so many recipients from one key and one address all get codes.
     settings_update(actor=None, otp_rate_limit=1)
 
-    def ask_from(ip: str, recipient: str):
-        data = {**SMS_LOGIN, "recipient": recipient}
-        return api_client.post(REQUEST, data, format="json", REMOTE_ADDR=ip)
+    statuses = [
+        api_client.post(
+            REQUEST, {**SMS_LOGIN, "recipient": f"+4477009001{n:02d}"}, format="json"
+        ).status_code
+        for n in range(12)
+    ]
 
-    assert ask_from("10.0.0.1", "+447700900101").status_code == 201
-    before = state()
-    refused = ask_from("10.0.0.1", "+447700900102")
-    assert assert_problem(refused, 429, "otp_rate_limited")["limited_by"] == "ip"
-    assert_retry_after(refused)
-    assert state() == before
-    assert ask_from("10.0.0.2", "+447700900102").status_code == 201
+    assert statuses == [201] * 12
+    assert len(sms_outbox) == 12
+    assert set(OneTimeCode.objects.values_list("ip_address", flat=True)) == {"127.0.0.1"}
+
+
+def test_the_hourly_limit_per_api_key(
+    api_client: APIClient, merchant: Merchant, no_cooldown, sms_outbox
+) -> None:
+    settings_update(actor=None, otp_api_key_hourly_limit=2)
+    with time_machine.travel(START + timedelta(minutes=15), tick=False):
+        assert ask(api_client, {**SMS_LOGIN, "recipient": "+447700900101"}).status_code == 201
+        assert ask(api_client, {**SMS_LOGIN, "recipient": "+447700900102"}).status_code == 201
+        before = state()
+        refused = ask(api_client, {**SMS_LOGIN, "recipient": "+447700900103"})
+
+        body = assert_problem(refused, 429, "otp_rate_limited")
+        assert body["limited_by"] == "api_key"
+        assert body["detail"] == (
+            "This API key reached its limit of 2 codes an hour. Try again in 45 minutes."
+        )
+        assert_retry_after(refused, 45 * 60)
+        assert state() == before
+        assert len(sms_outbox) == 2
+        # The refusal used up nothing else: the recipient gets a code through another key.
+        other_key = APIClient()
+        other_key.credentials(
+            HTTP_AUTHORIZATION=f"Bearer {api_key_create(merchant=merchant, name='b').plaintext}"
+        )
+        assert ask(other_key, {**SMS_LOGIN, "recipient": "+447700900103"}).status_code == 201
+    with time_machine.travel(START + timedelta(hours=1), tick=False):
+        assert ask(api_client, {**SMS_LOGIN, "recipient": "+447700900104"}).status_code == 201
 
 
 def test_with_the_otp_switch_off_it_is_503_nothing_is_sent_and_the_log_says_why(

@@ -10,8 +10,9 @@ import time_machine
 from django.core import mail
 
 from communications.models import CommunicationLog, MessageStatus
-from communications.services import settings_update
+from communications.services import release_deferred_messages, settings_update
 from merchants.models import Merchant
+from merchants.services import api_key_create
 from otp import hashing
 from otp.exceptions import (
     OtpAttemptsExceeded,
@@ -294,10 +295,39 @@ def test_hourly_limits_refuse_with_rate_limited(no_cooldown, limited_by: str, va
         assert state() == before
     assert refused.value.status == 429
     assert refused.value.extra["limited_by"] == limited_by
+    who = {"recipient": "This recipient", "ip": "This IP address", "user": "This person"}
+    assert refused.value.detail == (
+        f"{who[limited_by]} reached its limit of 2 codes an hour. Try again in 60 minutes."
+    )
     assert refused.value.retry_after == 3600  # the window ends on the hour
     with time_machine.travel(START + timedelta(hours=1), tick=False):
         login_code(user=user, **vary(3))  # a new hour
     assert OneTimeCode.objects.count() == 3
+
+
+def test_with_an_api_key_requests_count_per_key_and_recipient_never_per_ip(
+    no_cooldown, merchant: Merchant
+) -> None:
+    key = api_key_create(merchant=merchant, name="server").api_key
+    settings_update(actor=None, otp_rate_limit=1, otp_api_key_hourly_limit=3)
+    with time_machine.travel(START, tick=False):
+        for n in range(3):  # one address, three recipients: the address is not counted
+            login_code(
+                recipient=f"+4477009001{n:02d}", merchant=merchant, api_key=key, ip="10.0.0.1"
+            )
+        before = state()
+        with pytest.raises(OtpRateLimited) as refused:
+            login_code(recipient="+447700900199", merchant=merchant, api_key=key, ip="10.0.0.9")
+        assert state() == before
+        assert refused.value.extra["limited_by"] == "api_key"
+        assert refused.value.detail == (
+            "This API key reached its limit of 3 codes an hour. Try again in 60 minutes."
+        )
+        # The recipient's own limit still holds for the key's merchant.
+        other = api_key_create(merchant=merchant, name="other").api_key
+        with pytest.raises(OtpRateLimited) as again:
+            login_code(recipient="+447700900100", merchant=merchant, api_key=other)
+        assert again.value.extra["limited_by"] == "recipient"
 
 
 def test_a_refused_request_uses_up_nothing(no_cooldown) -> None:
@@ -406,6 +436,24 @@ def test_a_message_the_send_path_rate_limits_is_not_delivered_and_says_when(
     assert len(sms_outbox) == 1
     with time_machine.travel(START, tick=False):
         assert check(earlier)
+
+
+def test_a_code_held_back_by_its_merchants_hourly_volume_works_when_it_arrives(
+    no_cooldown, merchant: Merchant, sms_outbox
+) -> None:
+    settings_update(actor=None, sms_merchant_hourly_limit=1)
+    with time_machine.travel(START + timedelta(minutes=50), tick=False):
+        login_code(recipient="+447700900101", merchant=merchant)
+        issued = login_code(merchant=merchant)
+    assert issued.log.status == MessageStatus.QUEUED
+    assert issued.log.deferred_until == START + timedelta(hours=1)
+    assert issued.otp.status == OtpStatus.PENDING
+    # good for its full ten minutes from when the message can go
+    assert issued.otp.expires_at == START + timedelta(hours=1, minutes=10)
+    assert len(sms_outbox) == 1
+    with time_machine.travel(START + timedelta(hours=1, minutes=8), tick=False):
+        assert release_deferred_messages() == 1
+        assert check(last_sms_code(), merchant=merchant)
 
 
 # --- housekeeping -----------------------------------------------------------------

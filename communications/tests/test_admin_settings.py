@@ -1,0 +1,73 @@
+"""The one communication settings page (CM-1): the hourly limits, what each means, and
+refusals that say what is wrong and change nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.forms.models import model_to_dict
+from django.test import Client
+from django.urls import reverse
+from pytest_django.asserts import assertContains
+
+from accounts.models import User
+from communications.models import CommunicationSettings
+from communications.selectors import communication_settings
+
+pytestmark = pytest.mark.django_db
+
+PAGE = reverse("admin:communications_communicationsettings_change", args=[1])
+
+
+@pytest.fixture
+def admin_client_(admin_user: User) -> Client:
+    client = Client()
+    client.force_login(admin_user)
+    return client
+
+
+def form_data(**changes: Any) -> dict[str, Any]:
+    conf = CommunicationSettings.objects.get_or_create(pk=1)[0]
+    data = {
+        name: value
+        for name, value in model_to_dict(conf).items()
+        if name not in ("id", "updated_by") and value is not None
+    }
+    data = {name: value for name, value in data.items() if value is not False}
+    return {**data, **changes}
+
+
+def test_the_page_says_what_each_limit_means(admin_client_: Client) -> None:
+    response = admin_client_.get(PAGE)
+    assert response.status_code == 200
+    for text in (
+        "Hourly sending limits",
+        "Email: per merchant, per hour",
+        "Email: platform&#x27;s own, per hour",
+        "SMS: whole platform, per hour",
+        "One-time codes per API key, per hour",
+        "never per IP address",
+        "a message over it is refused (rate limited)",
+        "it waits in the message log as queued",
+    ):
+        assertContains(response, text)
+
+
+def test_a_change_is_saved_and_used_by_the_next_message(admin_client_: Client) -> None:
+    communication_settings()  # cached before the change
+    response = admin_client_.post(PAGE, form_data(sms_merchant_hourly_limit=250))
+    assert response.status_code == 302
+    assert communication_settings().sms_merchant_hourly_limit == 250
+
+
+def test_a_limit_of_zero_is_refused_with_a_clear_message_and_nothing_changes(
+    admin_client_: Client,
+) -> None:
+    before = model_to_dict(CommunicationSettings.objects.get_or_create(pk=1)[0])
+    response = admin_client_.post(PAGE, form_data(email_merchant_hourly_limit=0, otp_length=3))
+    assert response.status_code == 200
+    assertContains(response, "Must be at least 1: with 0 nothing would ever be sent.")
+    assertContains(response, "A one-time code has 4 to 10 digits.")
+    assert "communication_settings_otp_length" not in response.content.decode()
+    assert model_to_dict(CommunicationSettings.objects.get(pk=1)) == before

@@ -1,0 +1,55 @@
+"""The move to limits per merchant under a ceiling: a settings row still on the old
+platform-wide defaults gets the new ones; values an admin changed are kept."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+BEFORE = [("communications", "0009_merchant_invitation_event")]
+AFTER = [("communications", "0011_move_old_default_limits")]
+
+
+@pytest.fixture
+def migrator() -> Iterator[MigrationExecutor]:
+    executor = MigrationExecutor(connection)
+    executor.migrate(BEFORE)
+    executor.loader.build_graph()
+    yield executor
+    # Leave the schema as every other test expects it.
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+def _migrate(executor: MigrationExecutor, targets: list[tuple[str, str]]):
+    executor.loader.build_graph()
+    executor.migrate(targets)
+    return MigrationExecutor(connection).loader.project_state(targets).apps
+
+
+@pytest.mark.django_db(transaction=True)
+def test_old_defaults_move_and_changed_values_stay(migrator: MigrationExecutor) -> None:
+    old_apps = migrator.loader.project_state(BEFORE).apps
+    old_apps.get_model("communications", "CommunicationSettings").objects.update_or_create(
+        pk=1,
+        # email and push as an admin set them; SMS still on the old default
+        defaults={
+            "email_rate_limit": 5_000,
+            "sms_rate_limit": 50,
+            "push_rate_limit": 200,
+            "per_recipient_hourly_limit": 7,
+        },
+    )
+
+    new_apps = _migrate(migrator, AFTER)
+
+    row = new_apps.get_model("communications", "CommunicationSettings").objects.get(pk=1)
+    # The old platform-wide limit is the ceiling: kept when changed, else the new default.
+    assert (row.email_hourly_ceiling, row.sms_hourly_ceiling) == (5_000, 3_600)
+    assert row.push_hourly_ceiling == 50_000
+    assert (row.email_merchant_hourly_limit, row.sms_merchant_hourly_limit) == (1_000, 600)
+    assert (row.email_platform_hourly_limit, row.otp_api_key_hourly_limit) == (2_000, 600)
+    assert row.per_recipient_hourly_limit == 7
