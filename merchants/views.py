@@ -77,8 +77,8 @@ def _user(request: HttpRequest) -> User:
 def _welcome(request: HttpRequest, membership: Membership) -> HttpResponse:
     messages.success(
         request,
-        f"Welcome to {membership.merchant.name}: you are a {membership.get_role_display().lower()}"
-        " here now.",
+        f"Welcome to {membership.merchant.name}: you joined the team as "
+        f"{membership.get_role_display().lower()}.",
     )
     return HttpResponseRedirect(reverse("merchants:dashboard", args=[membership.merchant.slug]))
 
