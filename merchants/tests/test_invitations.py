@@ -361,3 +361,35 @@ def test_the_admin_can_invite_resend_and_withdraw(admin_user: User, merchant: Me
     gone = Client().post(last_email_link(), {"password1": PASSWORD, "password2": PASSWORD})
     assert gone.status_code == 410
     assert not Membership.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_acceptances_make_one_membership(settings: Any) -> None:
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        pytest.skip("needs PostgreSQL row locks")
+    from tests.concurrency import in_threads
+
+    merchant_create(name="Initech", slug="initech", owner_email="owner@initech.example")
+    link = last_email_link()
+
+    def accept(_: int) -> int:
+        response = Client().post(link, {"password1": OWNER_PASSWORD, "password2": OWNER_PASSWORD})
+        return response.status_code
+
+    statuses = sorted(in_threads(6, accept))
+    assert statuses.count(302) == 1
+    assert set(statuses) - {302} <= {403, 409, 410}
+    assert owners() == ["owner@initech.example"]
+    assert Membership.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_invitations_of_one_address_leave_one_open(settings: Any) -> None:
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        pytest.skip("needs PostgreSQL row locks")
+    from tests.concurrency import in_threads
+
+    shop = Merchant.objects.create(name="Deli", slug="deli")
+    in_threads(6, lambda _: invitation_send(merchant=shop, email="pat@example.com", role="clerk"))
+    assert Invitation.objects.filter(merchant=shop).count() == 1
+    assert User.objects.filter(email="pat@example.com").count() == 1
