@@ -37,6 +37,8 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # Email confirmation and password reset links carry their key in the path.
     (re.compile(r"(/confirm-email/)[^/\s?'\"]+"), "\\1" + REDACTED),
     (re.compile(r"(/password/reset/key/)[^/\s?'\"]+"), "\\1" + REDACTED),
+    # Invitation links: the signed token is the invitation.
+    (re.compile(r"(/invitations/)(?!accept/)[^/\s?'\"]+"), "\\1" + REDACTED),
     # Signed links (storefront delivery, claims) and secret query parameters.
     (re.compile(r"(/t/)[^/\s?'\"]{16,}"), "\\1" + REDACTED),
     (

@@ -14,12 +14,14 @@ class InvitationPasswordForm(forms.Form):
     password1 = forms.CharField(
         label="Choose a password",
         strip=False,
+        max_length=4096,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
         help_text="At least 8 characters, with upper and lower case letters, a digit and a symbol.",
     )
     password2 = forms.CharField(
         label="Type it again",
         strip=False,
+        max_length=4096,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
 

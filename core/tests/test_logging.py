@@ -139,3 +139,14 @@ def test_every_log_line_of_a_request_carries_its_request_id(client: Client) -> N
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert {"request_started", "request_finished"} <= {line["event"] for line in lines}
     assert all(line.get("request_id") == "req-test-12345678" for line in lines)
+
+
+def test_invitation_links_are_masked_but_not_the_accept_path() -> None:
+    text = (
+        "GET /invitations/eyJpIjoiaW52XzEifQ:1xZYP3:PCuhhcvOTSinB1aBg/ "
+        "then POST /invitations/accept/inv_01abc/"
+    )
+    masked = redact_text(text)
+    assert "PCuhhcvOTSinB1aBg" not in masked
+    assert "eyJpIjoiaW52XzEifQ" not in masked
+    assert "/invitations/accept/inv_01abc/" in masked
