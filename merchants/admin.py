@@ -7,6 +7,7 @@ confirmed yet, is invited instead (``merchants.services.invitation_send``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -172,31 +173,32 @@ class InvitationAdmin(admin.ModelAdmin):
         obj.public_id = issued.invitation.public_id
         messages.info(request, f"Invitation sent. The link (it works once): {issued.url}")
 
-    @admin.action(description="Send again (with a new link)")
-    def resend(self, request: HttpRequest, queryset: QuerySet[Invitation]) -> None:
-        sent = 0
+    def _each(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[Invitation],
+        act: Callable[..., object],
+        done: str,
+    ) -> None:
+        """Run ``act`` on each invitation through its service; refusals are named."""
+        count = 0
         for invitation in queryset.select_related("merchant"):
             try:
-                invitation_resend(invitation=invitation, actor=request.user)  # type: ignore[arg-type]
+                act(invitation=invitation, actor=request.user)
             except ApplicationError as exc:
                 messages.warning(request, f"{invitation.email}: {exc.detail}")
             else:
-                sent += 1
-        if sent:
-            messages.success(request, f"Sent {sent} invitation(s) again.")
+                count += 1
+        if count:
+            messages.success(request, done.format(count=count))
+
+    @admin.action(description="Send again (with a new link)")
+    def resend(self, request: HttpRequest, queryset: QuerySet[Invitation]) -> None:
+        self._each(request, queryset, invitation_resend, "Sent {count} invitation(s) again.")
 
     @admin.action(description="Withdraw")
     def withdraw(self, request: HttpRequest, queryset: QuerySet[Invitation]) -> None:
-        withdrawn = 0
-        for invitation in queryset:
-            try:
-                invitation_revoke(invitation=invitation, actor=request.user)  # type: ignore[arg-type]
-            except ApplicationError as exc:
-                messages.warning(request, f"{invitation.email}: {exc.detail}")
-            else:
-                withdrawn += 1
-        if withdrawn:
-            messages.success(request, f"Withdrew {withdrawn} invitation(s).")
+        self._each(request, queryset, invitation_revoke, "Withdrew {count} invitation(s).")
 
 
 @admin.register(ApiKey)
