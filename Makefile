@@ -26,11 +26,12 @@ install-dev: $(VENV)/.dev
 migrate: install
 	$(PY) manage.py migrate --noinput
 
-## make run: set up, migrate, load demo data and serve on http://127.0.0.1:8000
+## make run: set up, migrate, load demo data and serve on http://127.0.0.1:8000 with a
+## worker and the scheduler (manage.py run_local), as deployed but on one machine
 run: migrate
-	$(PY) manage.py seed_demo
-	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl+C to stop)"
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	SITE_URL=$${SITE_URL:-http://$(HOST):$(PORT)} $(PY) manage.py seed_demo
+	@echo "Serving on http://$(HOST):$(PORT)/ with a worker and the scheduler (Ctrl+C to stop)"
+	$(PY) manage.py run_local $(HOST):$(PORT)
 
 ## make test: the whole quality gate
 test: install-dev

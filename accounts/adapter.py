@@ -15,13 +15,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from allauth.account.adapter import DefaultAccountAdapter
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.urls import reverse
 
 from core.net import client_ip
+from core.site import site_url
 
 if TYPE_CHECKING:
     from communications.models import CommunicationLog
@@ -163,7 +163,7 @@ class AccountAdapter(DefaultAccountAdapter):
             "user_email": email,
             "activate_url": context.get("activate_url", ""),
             "password_reset_url": context.get("password_reset_url", ""),
-            "login_url": settings.SITE_URL.rstrip("/") + reverse("account_login"),
+            "login_url": site_url() + reverse("account_login"),
             "signup_url": context.get("signup_url", ""),
         }
         # Sign-up and reset tell of a delay only as an unknown address would be told (the

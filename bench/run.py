@@ -170,6 +170,7 @@ def bench_env(database_url: str, redis_url: str, log_level: str, app_root: Path)
         SECRET_KEY="bench-" + secrets.token_urlsafe(48),
         GIFTCARD_CODE_KEY="bench-" + secrets.token_urlsafe(32),
         ALLOWED_HOSTS="127.0.0.1,localhost",
+        SITE_URL="https://localhost",
         DATABASE_URL=database_url,
         REDIS_URL=redis_url,
         CACHE_KEY_PREFIX="gwbench",

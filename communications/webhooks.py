@@ -44,6 +44,7 @@ from communications.push import (
 from communications.services import record_outcome
 from core.api import problem_response
 from core.money import CURRENCY_EXPONENTS
+from core.site import site_url
 
 logger = structlog.get_logger(__name__)
 
@@ -76,7 +77,7 @@ def _twilio_signature_ok(request: HttpRequest) -> bool:
         return False
     # Twilio signs the URL it called: behind a proxy only SITE_URL knows its scheme and
     # host (the backend gives Twilio SITE_URL + the path as the callback).
-    url = settings.SITE_URL.rstrip("/") + request.get_full_path()
+    url = site_url() + request.get_full_path()
     return bool(
         RequestValidator(secret).validate(url, request.POST, signature, algorithm=algorithm)
     )

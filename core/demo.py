@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.urls import NoReverseMatch, reverse
 
 from core.money import exponent, format_money
+from core.site import site_url
 from giftcards import codes, services
 from giftcards.models import CardStatus, GiftCard, Product
 from giftcards.product_services import product_create
@@ -134,9 +134,7 @@ def _till_card_line(merchant: Merchant) -> str | None:
         )
     state = "" if card.status == CardStatus.ACTIVE else f", {card.get_status_display().lower()}"
     try:
-        where = settings.SITE_URL.rstrip("/") + reverse(
-            "giftcards:till", kwargs={"merchant_slug": merchant.slug}
-        )
+        where = site_url() + reverse("giftcards:till", kwargs={"merchant_slug": merchant.slug})
     except NoReverseMatch:
         where = "the till"
     return (

@@ -21,6 +21,7 @@ from django.utils.text import slugify
 
 from accounts.models import User
 from accounts.selectors import verified_emails
+from core.site import site_url
 from merchants.exceptions import (
     InvalidInvitation,
     InvalidMerchantData,
@@ -117,7 +118,7 @@ def invitation_token(invitation: Invitation) -> str:
 
 def invitation_url(invitation: Invitation) -> str:
     path = reverse("invitations:open", kwargs={"token": invitation_token(invitation)})
-    return settings.SITE_URL.rstrip("/") + path
+    return site_url() + path
 
 
 def _account_for_invitation(email: str) -> None:

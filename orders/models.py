@@ -8,6 +8,8 @@ card data is stored anywhere (PR-3): the provider keeps it, we keep its referenc
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -217,6 +219,10 @@ class DeliveryStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
+# A scheduled delivery still waiting this long after its time is shown as late.
+LATE_AFTER = timedelta(minutes=5)
+
+
 class CardDelivery(models.Model):
     """Sending one fulfilled card to its recipient, now or at ``deliver_at``.
 
@@ -256,3 +262,9 @@ class CardDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"Delivery of {self.card_id} ({self.status})"
+
+    def is_late(self, now: datetime | None = None) -> bool:
+        """Still waiting well past its time: the job that sends due cards runs every
+        minute, so a delivery this far behind means it is not running (or failing)."""
+        now = now or timezone.now()
+        return self.status == DeliveryStatus.SCHEDULED and self.deliver_at < now - LATE_AFTER

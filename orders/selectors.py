@@ -162,6 +162,11 @@ def _delivery_label(delivery: CardDelivery | None, tz: ZoneInfo | None) -> str:
     if delivery.status == "scheduled":
         when = delivery.deliver_at.astimezone(tz) if tz else delivery.deliver_at
         zone = tz.key if tz else "UTC"
+        if delivery.is_late():
+            return (
+                f"Late: it was due {when:%d %b %Y, %H:%M} ({zone}) and has not gone out yet; "
+                "it is sent as soon as it can be."
+            )
         return f"Scheduled for {when:%d %b %Y, %H:%M} ({zone})"
     if delivery.status == "sent":
         logs = [log for log in (delivery.email_log, delivery.sms_log) if log is not None]

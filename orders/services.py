@@ -42,6 +42,7 @@ from communications.models import Channel, CommunicationLog, Event, MessageStatu
 from communications.services import Recipient, send
 from core.errors import ApplicationError
 from core.money import format_money
+from core.site import site_url
 from giftcards import codes
 from giftcards.locks import lock_card
 from giftcards.models import CardStatus, GiftCard, Product
@@ -588,7 +589,7 @@ def _send_receipt(order_id: int) -> None:
         return f"{when.astimezone(tz):%d %b %Y, %H:%M} ({tz.key})"
 
     order_url = (
-        settings.SITE_URL.rstrip("/")
+        site_url()
         + reverse("orders:status", kwargs={"public_id": order.public_id})
         + f"?t={order_access_token(order)}"
     )
@@ -729,9 +730,7 @@ def _delivery_context(delivery: CardDelivery) -> dict[str, Any]:
     card = fulfilled.gift_card
     line = fulfilled.line
     order = delivery.order
-    card_url = settings.SITE_URL.rstrip("/") + reverse(
-        "orders:card", kwargs={"token": card_link_token(card)}
-    )
+    card_url = site_url() + reverse("orders:card", kwargs={"token": card_link_token(card)})
     sender = order.buyer_name or order.buyer_email
     return {
         "recipient_name": (line.recipient_name if line.is_gift else order.buyer_name) or "there",

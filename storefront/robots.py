@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_safe
+
+from core.site import site_url
 
 DISALLOWED = ("/admin/", "/m/", "/api/", "/account/", "/accounts/")
 
 
 def robots_lines() -> list[str]:
-    sitemap = settings.SITE_URL.rstrip("/") + "/sitemap.xml"
+    sitemap = site_url() + "/sitemap.xml"
     return [
         "User-agent: *",
         "Allow: /s/",

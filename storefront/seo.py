@@ -12,15 +12,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urljoin
 
-from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator
 
+from core import site
 from giftcards.models import Product
 from merchants.models import Merchant
 from storefront import pricing
@@ -32,8 +31,8 @@ _JSON_ESCAPES = {ord(">"): "\\u003E", ord("<"): "\\u003C", ord("&"): "\\u0026"}
 
 
 def absolute(path_or_url: str) -> str:
-    """``SITE_URL`` + path; URLs that are already absolute (object storage) stay as they are."""
-    return urljoin(settings.SITE_URL.rstrip("/") + "/", path_or_url)
+    """The site's base URL + path; URLs that are already absolute (object storage) stay."""
+    return site.absolute(path_or_url)
 
 
 def image_url(image: Any) -> str:

@@ -1,4 +1,5 @@
-"""``/sitemap.xml``: every open storefront and every product on sale, on ``SITE_URL``."""
+"""``/sitemap.xml``: every open storefront and every product on sale, on the site's base
+URL (``core.site``)."""
 
 from __future__ import annotations
 
@@ -6,28 +7,28 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.contrib.sitemaps import Sitemap
 from django.contrib.sites.requests import RequestSite
 from django.db.models import QuerySet
 from django.urls import reverse
 
+from core.site import site_url
 from giftcards.models import Product
 from merchants.models import Merchant
 from storefront import selectors
 
 
 class _SiteUrl(RequestSite):
-    """The host of ``SITE_URL``, in the shape the sitemap framework asks of a site."""
+    """The site's host (``core.site``), in the shape the sitemap framework asks of a site."""
 
     def __init__(self) -> None:
-        parts = urlsplit(settings.SITE_URL)
+        parts = urlsplit(site_url())
         self.protocol = parts.scheme or "https"
         self.domain = self.name = parts.netloc + parts.path.rstrip("/")
 
 
 class SiteUrlSitemap(Sitemap):
-    """Absolute URLs from ``SITE_URL``, not from whatever Host a request carried."""
+    """Absolute URLs from the site's base URL, never from an unchecked Host header."""
 
     def get_urls(self, page: int | str = 1, site: Any = None, protocol: str | None = None) -> Any:
         site_url = _SiteUrl()

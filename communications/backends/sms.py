@@ -11,6 +11,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from communications.backends import OutgoingMessage, PermanentError, SentReceipt, TransientError
+from core.site import site_url
 
 
 class InMemorySMSBackend:
@@ -55,10 +56,8 @@ class TwilioSMSBackend:
             kwargs["messaging_service_sid"] = settings.TWILIO_MESSAGING_SERVICE_SID
         else:
             kwargs["from_"] = settings.TWILIO_FROM_NUMBER
-        if settings.SITE_URL.startswith("https://"):
-            kwargs["status_callback"] = settings.SITE_URL.rstrip("/") + reverse(
-                "communications:twilio-status"
-            )
+        if site_url().startswith("https://"):
+            kwargs["status_callback"] = site_url() + reverse("communications:twilio-status")
         try:
             sent = self.client.messages.create(**kwargs)
         except TwilioRestException as exc:

@@ -27,6 +27,11 @@ DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS: list[str] = env.list("ALLOWED_HOSTS", default=[])
 CSRF_TRUSTED_ORIGINS: list[str] = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+# Zero-setup profile only: links and absolute URLs made during a request use the address
+# the request was served on (its host already checked against ALLOWED_HOSTS). core.site.
+SITE_URL_FROM_REQUEST = False
+# Where the zero-setup profile keeps what its processes share (queue, cache files).
+LOCAL_STATE_DIR = Path(env.str("LOCAL_STATE_DIR", default=str(BASE_DIR / "var")))
 # Proxies in front of the app that append to X-Forwarded-For; the client is the entry the
 # outermost one appended (core.net.client_ip). 0: the header is ignored.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
@@ -107,6 +112,7 @@ MIDDLEWARE = [
     "django.middleware.gzip.GZipMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "core.site.SiteUrlMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
@@ -369,7 +375,22 @@ CORS_EXPOSE_HEADERS = ["x-request-id", "retry-after", "idempotent-replayed"]
 
 # --- Celery -----------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
-CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
+# Without a broker, tasks run in the process that queues them; with one, a worker runs them.
+CELERY_TASK_ALWAYS_EAGER = env.bool(
+    "CELERY_TASK_ALWAYS_EAGER", default=CELERY_BROKER_URL.startswith("memory://")
+)
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    # One machine without Redis (``make run``): the queue is a folder that the web server,
+    # the worker and beat share.
+    _QUEUE_DIR = LOCAL_STATE_DIR / "queue"
+    (_QUEUE_DIR / "processed").mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_QUEUE_DIR),
+        "data_folder_out": str(_QUEUE_DIR),
+        "processed_folder": str(_QUEUE_DIR / "processed"),
+        "control_folder": str(_QUEUE_DIR / "control"),
+        "store_processed": False,
+    }
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
@@ -433,11 +454,12 @@ ORDER_PENDING_TTL_HOURS = env.int("ORDER_PENDING_TTL_HOURS", default=24)
 # after it was sent (a card lives at least a year); a resend or a claim into a wallet
 # revokes it earlier.
 CARD_LINK_MAX_AGE_DAYS = env.int("CARD_LINK_MAX_AGE_DAYS", default=400)
-# Scheduled gift card deliveries go out within a minute of their time.
+# Scheduled gift card deliveries go out within this many seconds of their time.
+CARD_DELIVERY_CHECK_SECONDS = env.int("CARD_DELIVERY_CHECK_SECONDS", default=60)
 CELERY_BEAT_SCHEDULE["send-due-card-deliveries"] = {
     "task": "orders.send_due_deliveries",
-    "schedule": timedelta(minutes=1),
-    "options": {"expires": 55},
+    "schedule": timedelta(seconds=CARD_DELIVERY_CHECK_SECONDS),
+    "options": {"expires": max(1, CARD_DELIVERY_CHECK_SECONDS - 5)},
 }
 CELERY_BEAT_SCHEDULE["expire-abandoned-orders"] = {
     "task": "orders.expire_abandoned",

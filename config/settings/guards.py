@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
+from django.http.request import validate_host
 
 MIN_SECRET_KEY_LENGTH = 50
 MIN_CODE_KEY_LENGTH = 32
@@ -74,6 +76,7 @@ def production_problems(conf: Mapping[str, Any]) -> list[str]:
 
     problems += _payment_problems(conf)
     problems += _lifetime_problems(conf)
+    problems += _site_url_problems(conf)
 
     cors = conf.get("CORS_ALLOW_ALL_ORIGINS")
     if cors:
@@ -81,6 +84,21 @@ def production_problems(conf: Mapping[str, Any]) -> list[str]:
             "CORS_ALLOW_ALL_ORIGINS is on: list allowed origins in CORS_ALLOWED_ORIGINS."
         )
     return problems
+
+
+def _site_url_problems(conf: Mapping[str, Any]) -> list[str]:
+    """Every link the platform sends starts with SITE_URL: it must be this site, on HTTPS."""
+    site = str(conf.get("SITE_URL") or "")
+    parts = urlsplit(site)
+    if parts.scheme != "https" or not parts.hostname:
+        return [f"SITE_URL is {site!r}: set it to this site's public https:// address."]
+    hosts: Sequence[str] = conf.get("ALLOWED_HOSTS") or []
+    if hosts and not validate_host(parts.hostname, list(hosts)):
+        return [
+            f"SITE_URL's host {parts.hostname!r} is not in ALLOWED_HOSTS: links in emails "
+            "and pages would point at a site that refuses them."
+        ]
+    return []
 
 
 # Settings that are a number of days a link stays valid, with what each is for.

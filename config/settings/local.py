@@ -18,6 +18,16 @@ if DEBUG:
     SECRET_KEY = SECRET_KEY or DEVELOPMENT_SECRET_KEY
     GIFTCARD_CODE_KEY = GIFTCARD_CODE_KEY or DEVELOPMENT_CODE_KEY
     ALLOWED_HOSTS = ALLOWED_HOSTS or ["127.0.0.1", "localhost", "[::1]"]
+    SITE_URL_FROM_REQUEST = True
+    if not REDIS_URL:
+        # make run serves with a separate worker and beat: throttles and counters must be
+        # one count for all three processes, so they live in files, not process memory.
+        CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                "LOCATION": str(LOCAL_STATE_DIR / "cache"),
+            }
+        }
     LOG_FORMAT = env.str("LOG_FORMAT", default="console")
     from core.logging import build_logging_config
 

@@ -19,6 +19,7 @@ GOOD_CODE_KEY = "c0de-k3y-" + "Zr8Qw2Lp5Nx7Vt1Kb4" * 2
 GOOD = {
     "SECRET_KEY": GOOD_SECRET,
     "ALLOWED_HOSTS": ["gifts.example.com"],
+    "SITE_URL": "https://gifts.example.com",
     "DEBUG": False,
     "GIFTCARD_CODE_KEY": GOOD_CODE_KEY,
     "CORS_ALLOW_ALL_ORIGINS": False,
@@ -51,6 +52,9 @@ def test_a_complete_configuration_has_no_problems() -> None:
         ({"CARD_LINK_MAX_AGE_DAYS": 0}, "CARD_LINK_MAX_AGE_DAYS is 0"),
         ({"CARD_LINK_MAX_AGE_DAYS": 10**10}, "CARD_LINK_MAX_AGE_DAYS is 10000000000"),
         ({"MERCHANT_INVITATION_DAYS": -1}, "MERCHANT_INVITATION_DAYS is -1"),
+        ({"SITE_URL": "http://gifts.example.com"}, "SITE_URL is 'http://gifts.example.com'"),
+        ({"SITE_URL": ""}, "SITE_URL is ''"),
+        ({"SITE_URL": "https://evil.example"}, "SITE_URL's host 'evil.example' is not in"),
     ],
 )
 def test_each_unsafe_setting_is_named(override: dict[str, object], variable: str) -> None:
@@ -143,6 +147,7 @@ def _production_env(**overrides: str) -> dict[str, str]:
         "DJANGO_SETTINGS_MODULE": "config.settings.production",
         "SECRET_KEY": GOOD_SECRET,
         "ALLOWED_HOSTS": "gifts.example.com",
+        "SITE_URL": "https://gifts.example.com",
         "GIFTCARD_CODE_KEY": GOOD_CODE_KEY,
         "DATABASE_URL": "sqlite:////tmp/giftwell-deploy-check.sqlite3",
         "PAYMENT_PROVIDER": "stripe",

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.urls import reverse
 
+from core.site import site_url
 from orders.exceptions import IllegalOrderTransition, PaymentProviderError
 from orders.locks import lock_order
 from orders.models import Order, OrderStatus, PaymentProvider
@@ -33,7 +34,7 @@ def _api_key() -> str:
 
 def status_url(order: Order, *, outcome: str) -> str:
     path = reverse("orders:status", kwargs={"public_id": order.public_id})
-    return f"{settings.SITE_URL.rstrip('/')}{path}?t={order_access_token(order)}&checkout={outcome}"
+    return f"{site_url()}{path}?t={order_access_token(order)}&checkout={outcome}"
 
 
 def session_params(order: Order) -> dict[str, Any]:

@@ -139,3 +139,41 @@ def test_the_page_costs_the_same_queries_for_one_card_or_many(
     for order in (large, small):
         with django_assert_num_queries(3):  # type: ignore[operator]
             assert client.get(url(order)).status_code == 200
+
+
+def test_a_delivery_well_past_its_time_shows_late_to_buyer_and_merchant(
+    client: Client, make_order: Callable[..., Order], product: Product
+) -> None:
+    from merchants.models import Membership, Role
+
+    order = paid(
+        make_order(
+            LineRequest(
+                product,
+                5000,
+                is_gift=True,
+                recipient_name="Ana",
+                recipient_email="ana@example.com",
+                deliver_at=timezone.now() + timedelta(minutes=10),
+            )
+        )
+    )
+    owner = UserFactory()
+    Membership.objects.create(merchant=order.merchant, user=owner, role=Role.OWNER)
+    merchant_client = Client()
+    merchant_client.force_login(owner)
+    merchant_page = f"/m/{order.merchant.slug}/orders/{order.public_id}/"
+
+    # On time (and up to five minutes after): scheduled, not late.
+    with time_machine.travel(timezone.now() + timedelta(minutes=14)):
+        assert "Scheduled for" in client.get(url(order)).content.decode()
+        assert "badge-late" not in merchant_client.get(merchant_page).content.decode()
+
+    # The job that sends due cards has not run for a while: both see that it is late.
+    with time_machine.travel(timezone.now() + timedelta(minutes=20)):
+        buyer = client.get(url(order)).content.decode()
+        assert "Late: it was due" in buyer
+        assert "has not gone out yet" in buyer
+        shop = merchant_client.get(merchant_page).content.decode()
+        assert "badge-late" in shop
+        assert "is the scheduler running?" in shop

@@ -14,6 +14,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from accounts.models import User
+from core.site import site_url
 from merchants.models import Membership, Merchant, Role
 
 # A published demo password for local demo data; the command refuses production.
@@ -82,7 +83,7 @@ class Command(BaseCommand):
         self._print_logins(extra_lines)
 
     def _print_logins(self, extra_lines: list[str]) -> None:
-        base = settings.SITE_URL.rstrip("/")
+        base = site_url()
         out = self.stdout
         out.write(self.style.SUCCESS("Demo data ready."))
         out.write(f"  Password for every demo login: {DEMO_PASSWORD}")
