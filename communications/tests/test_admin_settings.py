@@ -71,3 +71,39 @@ def test_a_limit_of_zero_is_refused_with_a_clear_message_and_nothing_changes(
     assertContains(response, "A one-time code has 4 to 10 digits.")
     assert "communication_settings_otp_length" not in response.content.decode()
     assert model_to_dict(CommunicationSettings.objects.get(pk=1)) == before
+
+
+def test_code_settings_that_cannot_work_are_refused_beside_the_field(
+    admin_client_: Client,
+) -> None:
+    before = model_to_dict(CommunicationSettings.objects.get_or_create(pk=1)[0])
+    response = admin_client_.post(
+        PAGE, form_data(otp_expiry_minutes=0, otp_max_attempts=0, otp_length=11)
+    )
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert errors == {
+        "otp_expiry_minutes": [
+            "Must be at least 1 minute: a code that expires at once cannot be used."
+        ],
+        "otp_max_attempts": ["Must be at least 1: with 0 no code could ever be checked."],
+        "otp_length": ["A one-time code has 4 to 10 digits."],
+    }
+    assert "communication_settings_" not in response.content.decode()
+    assert model_to_dict(CommunicationSettings.objects.get(pk=1)) == before
+
+
+def test_a_channel_cannot_fall_back_to_itself(admin_client_: Client) -> None:
+    before = model_to_dict(CommunicationSettings.objects.get_or_create(pk=1)[0])
+    response = admin_client_.post(PAGE, form_data(sms_fallback="sms", email_fallback="email"))
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {
+        "sms_fallback": [
+            "SMS cannot fall back to itself: choose another channel, or none to suppress."
+        ],
+        "email_fallback": [
+            "Email cannot fall back to itself: choose another channel, or none to suppress."
+        ],
+    }
+    assert "communication_settings_" not in response.content.decode()
+    assert model_to_dict(CommunicationSettings.objects.get(pk=1)) == before
