@@ -1,4 +1,5 @@
-"""Row locks on the message log, taken only by services inside their transaction."""
+"""Row locks on the message log and the settings row, taken only by services inside their
+transaction. Batches skip rows another worker holds, so parallel runs take disjoint rows."""
 
 from __future__ import annotations
 
@@ -7,7 +8,13 @@ from datetime import datetime
 
 from django.db.models import QuerySet
 
-from communications.models import CommunicationLog, MessageStatus
+from communications.models import CommunicationLog, CommunicationSettings, MessageStatus
+
+
+def lock_settings() -> CommunicationSettings:
+    """The one settings row, locked (created first if a database has none)."""
+    CommunicationSettings.objects.get_or_create(pk=1)
+    return CommunicationSettings.objects.select_for_update().get(pk=1)
 
 
 def lock_deferred_messages(

@@ -10,7 +10,9 @@ hourly volume limit (its merchant's, the platform's own, or the ceiling, see
 ends in a ``CommunicationLog`` row. An email may carry inline images (a card's QR code) that its
 HTML shows by content id; they are sealed with the rest of the message. ``deliver``
 hands a queued message to its channel's backend at most once: a retry after a provider
-error sends again only when the provider did not take the message.
+error sends again only when the provider did not take the message. Just before that it
+reads the switches again: a message whose channel (or, for a one-time code, the code
+switch) was turned off while it waited is suppressed, not sent.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from communications.backends import (
     TransientError,
     backend_for,
 )
-from communications.locks import lock_deferred_messages
+from communications.locks import lock_deferred_messages, lock_settings
 from communications.models import (
     Channel,
     CommunicationLog,
@@ -154,13 +156,7 @@ def _choose_channel(
     already and the recipient has an address there."""
     if conf.is_enabled(requested):
         return requested, ""
-    chain: list[str] = []
-    step = conf.fallback_for(requested)
-    while step and step != requested and step not in chain:
-        chain.append(step)
-        if conf.is_enabled(step):
-            break
-        step = conf.fallback_for(step)
+    chain = _fallback_chain(conf, requested)
     if not chain:
         return "", f"{requested} is switched off and no fallback is set"
     fallback = chain[-1]
@@ -174,6 +170,19 @@ def _choose_channel(
         return "", f"{requested} is switched off; no {fallback} address for the fallback"
     skipped = f" ({', '.join(chain[:-1])} is off too)" if len(chain) > 1 else ""
     return fallback, f"{requested} is switched off; sent by {fallback} instead{skipped}"
+
+
+def _fallback_chain(conf: CommunicationSettings, channel: str) -> list[str]:
+    """The fallbacks of a switched-off ``channel`` in order, up to the first one that is on
+    (each channel once; the last one is on unless every fallback is off)."""
+    chain: list[str] = []
+    step = conf.fallback_for(channel)
+    while step and step != channel and step not in chain:
+        chain.append(step)
+        if conf.is_enabled(step):
+            break
+        step = conf.fallback_for(step)
+    return chain
 
 
 def send(
@@ -341,14 +350,29 @@ def record_not_sent(
 
 
 def deliver(log_id: int, *, final_attempt: bool) -> str:
-    """Hand one queued message to its backend. Returns ``sent``, ``retry``, ``failed`` or
-    ``skipped`` (not queued any more, another worker holds it, or it is deferred: only
-    ``release_deferred_messages`` lets a deferred message go)."""
-    now = timezone.now()
-    claimed = CommunicationLog.objects.filter(
+    """Hand one queued message to its backend. Returns ``sent``, ``retry``, ``failed``,
+    ``suppressed`` (its channel, or the one-time code switch, was turned off after it was
+    queued) or ``skipped`` (not queued any more, another worker holds it, or it is
+    deferred: only ``release_deferred_messages`` lets a deferred message go).
+
+    The switches are read from the database here, just before the backend is called. The
+    limits are not counted again: the message was counted when it was handed to a worker.
+    """
+    waiting = CommunicationLog.objects.filter(
         pk=log_id, status=MessageStatus.QUEUED, claimed_at__isnull=True, deferred_until__isnull=True
-    ).update(claimed_at=now, attempts=F("attempts") + 1)
-    if not claimed:
+    )
+    found = waiting.values("channel", "event").first()
+    if found is None:
+        return "skipped"
+    stopped = _switched_off_since(communication_settings(), found["channel"], found["event"])
+    if stopped:
+        # The same conditions as a claim: a message another worker took is left to it.
+        if not waiting.update(status=MessageStatus.SUPPRESSED, reason=stopped, payload=""):
+            return "skipped"
+        logger.info("message_suppressed_at_delivery", log_id=log_id, channel=found["channel"])
+        return "suppressed"
+    now = timezone.now()
+    if not waiting.update(claimed_at=now, attempts=F("attempts") + 1):
         return "skipped"
     log = CommunicationLog.objects.get(pk=log_id)
     message = crypto.unseal(log.payload)
@@ -392,6 +416,25 @@ def deliver(log_id: int, *, final_attempt: bool) -> str:
         error="",
     )
     return "sent"
+
+
+def _switched_off_since(conf: CommunicationSettings, channel: str, event: str) -> str:
+    """Why a queued message must not go now, or ``""``.
+
+    Its fallback cannot take it: the message was rendered for its own channel and sealed,
+    and the event's context and the recipient's other addresses are not kept, so nothing
+    could be written for another channel. The reason says so when a fallback is on."""
+    if event == Event.OTP_CODE and not conf.otp_enabled:
+        return "one-time codes were switched off after it was queued"
+    if conf.is_enabled(channel):
+        return ""
+    reason = f"{channel} was switched off after it was queued"
+    chain = _fallback_chain(conf, channel)
+    if chain and conf.is_enabled(chain[-1]):
+        reason += (
+            f"; its fallback, {chain[-1]}, cannot take a message already written for {channel}"
+        )
+    return reason
 
 
 RELEASE_BATCH = 200
@@ -537,11 +580,12 @@ def send_test_message(
     return log
 
 
+@transaction.atomic
 def settings_update(*, actor: User | None, **changes: Any) -> CommunicationSettings:
-    """Change the switches and limits; every process sees it on its next message."""
-    from communications.selectors import forget_settings
-
-    conf, _ = CommunicationSettings.objects.get_or_create(pk=1)
+    """Change the switches and limits on the locked row (two changes at once to different
+    settings both stay). Every process reads the row afresh, so the change applies to the
+    next message everywhere, however many processes there are."""
+    conf = lock_settings()
     for name, value in changes.items():
         # A name that is not a setting (a renamed one, say) must not pass silently.
         CommunicationSettings._meta.get_field(name)
@@ -549,6 +593,9 @@ def settings_update(*, actor: User | None, **changes: Any) -> CommunicationSetti
     conf.updated_by = actor
     conf.full_clean()
     conf.save()
-    transaction.on_commit(forget_settings)
-    forget_settings()
+    logger.info(
+        "communication_settings_changed",
+        actor_id=actor.pk if actor is not None else None,
+        changed=sorted(changes),
+    )
     return conf
