@@ -8,8 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from communications import admin_push  # noqa: F401  (registers PushSubscription)
@@ -22,7 +24,14 @@ from communications.models import (
     CommunicationSettings,
     messages_count,
 )
-from communications.selectors import QueuedNow, communication_settings, queued_messages
+from communications.selectors import (
+    QueuedNow,
+    communication_settings,
+    is_stuck,
+    queued_messages,
+    stuck_after,
+    stuck_condition,
+)
 from communications.services import settings_update
 from core.admin import ReadOnlyAdmin
 
@@ -177,6 +186,28 @@ class CommunicationSettingsAdmin(admin.ModelAdmin):
                 )
 
 
+def _minutes(seconds: float) -> str:
+    minutes = max(1, round(seconds / 60))
+    return "1 minute" if minutes == 1 else f"{minutes} minutes"
+
+
+class StuckFilter(admin.SimpleListFilter):
+    """Queued messages past the bound a crash is repaired in: the sweep is not running."""
+
+    title = "stuck"
+    parameter_name = "stuck"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", f"Queued for more than {_minutes(stuck_after().total_seconds())}")]
+
+    def queryset(
+        self, request: HttpRequest, queryset: QuerySet[CommunicationLog]
+    ) -> QuerySet[CommunicationLog]:
+        if self.value() == "yes":
+            return queryset.filter(stuck_condition(now=timezone.now()))
+        return queryset
+
+
 @admin.register(CommunicationLog)
 class CommunicationLogAdmin(MessageReportsMixin, ReadOnlyAdmin):
     list_display = (
@@ -185,12 +216,19 @@ class CommunicationLogAdmin(MessageReportsMixin, ReadOnlyAdmin):
         "event",
         "recipient_masked",
         "status",
+        "stuck",
         "reason",
         "deferred_until",
         "provider",
         "cost",
     )
-    list_filter = ("channel", "status", "event", ("created_at", admin.DateFieldListFilter))
+    list_filter = (
+        "channel",
+        "status",
+        StuckFilter,
+        "event",
+        ("created_at", admin.DateFieldListFilter),
+    )
     search_fields = ("provider_message_id", "recipient_masked")
     date_hierarchy = "created_at"
     exclude = ("payload",)
@@ -198,3 +236,22 @@ class CommunicationLogAdmin(MessageReportsMixin, ReadOnlyAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [f.name for f in CommunicationLog._meta.fields if f.name != "payload"]
+
+    @admin.display(description="Stuck", boolean=True)
+    def stuck(self, obj: CommunicationLog) -> bool | None:
+        # Blank for the messages that are fine, so the few stuck ones stand out.
+        return True if is_stuck(obj, now=timezone.now()) else None
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
+        if request.method == "GET" and StuckFilter.parameter_name not in request.GET:
+            count = CommunicationLog.objects.filter(stuck_condition(now=timezone.now())).count()
+            if count:
+                self.message_user(
+                    request,
+                    f"{count:,} queued {'message has' if count == 1 else 'messages have'} "
+                    f"waited more than {_minutes(stuck_after().total_seconds())} for a worker: "
+                    "the Celery workers or the sweep that re-queues messages after a crash "
+                    "(celery beat) are not running. Filter by Stuck to see them.",
+                    level=messages.ERROR,
+                )
+        return super().changelist_view(request, extra_context)

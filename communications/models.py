@@ -369,7 +369,14 @@ class CommunicationLog(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     # The rendered message, encrypted, until it has been handed to the provider.
     payload = models.TextField(blank=True, editable=False)
+    # Set by the worker that hands the message to its backend; a claim older than
+    # ``COMMUNICATIONS_CLAIM_TIMEOUT`` belongs to a worker that died and is released.
     claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # When the next attempt is due (queued at once, or after a retry's wait), and when a
+    # task for it last went to the broker: a queued message whose attempt is long overdue
+    # lost its task and is handed to a worker again (``sweep_stalled_messages``).
+    next_attempt_at = models.DateTimeField(null=True, blank=True, editable=False)
+    dispatched_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Set while a queued message waits for an hour with room under the volume limits (the
     # reason says which); cleared when it is released to a worker.
     deferred_until = models.DateTimeField(
@@ -403,6 +410,12 @@ class CommunicationLog(models.Model):
                 fields=["deferred_until"],
                 name="commlog_deferred",
                 condition=models.Q(deferred_until__isnull=False),
+            ),
+            # Only the messages on their way to a worker or in one, which are few.
+            models.Index(
+                fields=["next_attempt_at"],
+                name="commlog_in_flight",
+                condition=models.Q(status="queued", deferred_until__isnull=True),
             ),
         ]
         # The log is read-only, so its change permission cannot stand for this one.

@@ -9,8 +9,10 @@ process or in the cache that could be stale.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from django.db.models import Count, Q
+from django.conf import settings
+from django.db.models import Count, Q, QuerySet
 
 from communications.defaults import DEFAULTS, install_defaults
 from communications.models import (
@@ -32,6 +34,45 @@ def communication_settings() -> CommunicationSettings:
     if current is None:
         current, _ = CommunicationSettings.objects.get_or_create(pk=1)
     return current
+
+
+def claim_timeout() -> timedelta:
+    """How long a worker may hold a message it is handing to the provider. A claim older
+    than this belongs to a worker that died (the task's hard time limit is shorter)."""
+    return timedelta(seconds=settings.COMMUNICATIONS_CLAIM_TIMEOUT)
+
+
+def redispatch_after() -> timedelta:
+    """How long a queued message's attempt may be overdue before its task counts as lost."""
+    return timedelta(seconds=settings.COMMUNICATIONS_REDISPATCH_AFTER)
+
+
+def stuck_after() -> timedelta:
+    """The bound: a worker crash or a lost task is repaired by the sweep well within it,
+    so a message still waiting past it means the sweep or the workers are not running."""
+    return claim_timeout() + redispatch_after()
+
+
+def stuck_condition(*, now: datetime) -> Q:
+    """Queued messages (not held by a volume limit) waiting past ``stuck_after``."""
+    since = now - stuck_after()
+    return Q(status=MessageStatus.QUEUED, deferred_until__isnull=True) & (
+        Q(claimed_at__isnull=True, next_attempt_at__lt=since) | Q(claimed_at__lt=since)
+    )
+
+
+def stuck_messages(*, now: datetime) -> QuerySet[CommunicationLog]:
+    return CommunicationLog.objects.filter(stuck_condition(now=now))
+
+
+def is_stuck(log: CommunicationLog, *, now: datetime) -> bool:
+    """``stuck_condition`` for one row already in memory."""
+    if log.status != MessageStatus.QUEUED or log.deferred_until is not None:
+        return False
+    since = now - stuck_after()
+    if log.claimed_at is not None:
+        return log.claimed_at < since
+    return log.next_attempt_at is not None and log.next_attempt_at < since
 
 
 @dataclass(frozen=True)

@@ -81,3 +81,35 @@ def test_settings_the_new_rules_refuse_move_to_what_the_code_did_with_them() -> 
     finally:
         executor = MigrationExecutor(connection)
         executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_messages_queued_before_the_sweep_existed_are_swept_too() -> None:
+    before = [("communications", "0013_settings_rules")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    try:
+        log_model = executor.loader.project_state(before).apps.get_model(
+            "communications", "CommunicationLog"
+        )
+        common = {"channel": "email", "requested_channel": "email", "event": "test_message"}
+        stuck = log_model.objects.create(status="queued", **common)
+        deferred = log_model.objects.create(
+            status="queued", deferred_until=stuck.created_at, **common
+        )
+        sent = log_model.objects.create(status="sent", **common)
+
+        new_apps = _migrate(executor, [("communications", "0015_delivery_sweep_backfill")])
+
+        rows = {
+            row.pk: (row.next_attempt_at, row.dispatched_at)
+            for row in new_apps.get_model("communications", "CommunicationLog").objects.all()
+        }
+        assert rows == {
+            stuck.pk: (stuck.created_at, stuck.created_at),
+            deferred.pk: (None, None),
+            sent.pk: (None, None),
+        }
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())

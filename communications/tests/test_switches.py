@@ -102,7 +102,10 @@ def test_a_message_waiting_for_a_retry_is_suppressed_once_its_channel_is_off(
 
     monkeypatch.setattr(DjangoEmailBackend, "send", busy)
     log = queued(channels=["email"])
-    assert deliver(log.pk, final_attempt=False) == "retry"
+    assert deliver(log.pk, final_attempt=False, retry_in=3600) == "retry"
+    log.refresh_from_db()
+    assert log.next_attempt_at is not None
+    assert (log.next_attempt_at - log.dispatched_at).total_seconds() == 3600
 
     settings_update(actor=None, email_enabled=False, email_fallback="")
     assert deliver(log.pk, final_attempt=False) == "suppressed"
