@@ -7,20 +7,67 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
-from django.db import transaction
+from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
 from communications import admin_push  # noqa: F401  (registers PushSubscription)
 from communications.admin_reports import MessageReportsMixin
 from communications.admin_templates import CommunicationTemplateAdmin  # noqa: F401  (registers it)
 from communications.models import (
+    CHANNEL_NOUNS,
+    Channel,
     CommunicationLog,
     CommunicationSettings,
+    messages_count,
 )
-from communications.selectors import communication_settings, forget_settings
+from communications.selectors import (
+    QueuedNow,
+    communication_settings,
+    is_stuck,
+    queued_messages,
+    stuck_after,
+    stuck_condition,
+)
+from communications.services import settings_update
 from core.admin import ReadOnlyAdmin
+
+# The switches on the settings page: field, what it switches, the queued messages it stops.
+SWITCHES = (
+    ("email_enabled", "Email", Channel.EMAIL),
+    ("sms_enabled", "SMS", Channel.SMS),
+    ("push_enabled", "Push", Channel.PUSH),
+    ("otp_enabled", "One-time codes", "otp"),
+)
+
+
+def _queued_text(kind: str, queued: QueuedNow) -> str:
+    """What a switch that is off does to the messages queued now, in a sentence."""
+    if kind == "otp":
+        total = queued.ready + queued.held
+        if not total:
+            return "no one-time code is queued"
+        codes = "1 one-time code" if total == 1 else f"{total:,} one-time codes"
+        return f"{codes} queued; with codes off, none of them is sent"
+    one = CHANNEL_NOUNS[kind][0]
+    name = "SMS" if kind == Channel.SMS else kind
+    if not queued.ready and not queued.held:
+        return f"no {one} is queued"
+    parts = []
+    if queued.ready:
+        parts.append(
+            f"{messages_count(queued.ready, kind)} queued; with {name} off, none of them "
+            "is sent (each is suppressed when its turn comes)"
+        )
+    if queued.held:
+        parts.append(
+            f"{messages_count(queued.held, kind)} held by an hourly limit; with {name} off, "
+            "they wait until it is on again"
+        )
+    return "; ".join(parts)
 
 
 @admin.register(CommunicationSettings)
@@ -28,7 +75,22 @@ class CommunicationSettingsAdmin(admin.ModelAdmin):
     """A single settings page: no list, no add, no delete."""
 
     fieldsets = (
-        ("Channels", {"fields": ("email_enabled", "sms_enabled", "otp_enabled", "push_enabled")}),
+        (
+            "Channels",
+            {
+                "fields": (
+                    "email_enabled",
+                    "sms_enabled",
+                    "otp_enabled",
+                    "push_enabled",
+                    "queued_now",
+                ),
+                "description": "A switch applies to the next message in every process, and "
+                "to messages already queued: one whose channel is off when its turn comes "
+                "is suppressed (not sent later, and not sent by the fallback: it was "
+                "written for its own channel).",
+            },
+        ),
         (
             "Fallbacks when a channel is off",
             {
@@ -76,7 +138,19 @@ class CommunicationSettingsAdmin(admin.ModelAdmin):
         ),
         ("Changed", {"fields": ("updated_by", "updated_at", "created_at")}),
     )
-    readonly_fields = ("updated_by", "updated_at", "created_at")
+    readonly_fields = ("queued_now", "updated_by", "updated_at", "created_at")
+
+    @admin.display(description="Queued now")
+    def queued_now(self, obj: CommunicationSettings) -> str:
+        queued = queued_messages()
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join(
+                "",
+                "<li>{}: {}</li>",
+                ((label, _queued_text(kind, queued[kind])) for _, label, kind in SWITCHES),
+            ),
+        )
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
         conf = communication_settings()
@@ -91,12 +165,47 @@ class CommunicationSettingsAdmin(admin.ModelAdmin):
         return False
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        obj.updated_by = request.user
-        super().save_model(request, obj, form, change)
-        forget_settings()
-        # Again once the admin's transaction commits: a message sent in between must not
-        # have cached the old switches for the next five minutes.
-        transaction.on_commit(forget_settings)
+        # Through the service, like every other change: what this form changed, on the
+        # locked row, checked by the same rules and logged with the admin who did it.
+        settings_update(
+            actor=request.user,  # type: ignore[arg-type]
+            **{name: form.cleaned_data[name] for name in form.changed_data},
+        )
+        switched_off = [
+            (label, kind)
+            for name, label, kind in SWITCHES
+            if name in form.changed_data and not form.cleaned_data[name]
+        ]
+        if switched_off:
+            queued = queued_messages()
+            for label, kind in switched_off:
+                self.message_user(
+                    request,
+                    f"{label} is off: {_queued_text(kind, queued[kind])}.",
+                    level=messages.WARNING,
+                )
+
+
+def _minutes(seconds: float) -> str:
+    minutes = max(1, round(seconds / 60))
+    return "1 minute" if minutes == 1 else f"{minutes} minutes"
+
+
+class StuckFilter(admin.SimpleListFilter):
+    """Queued messages past the bound a crash is repaired in: the sweep is not running."""
+
+    title = "stuck"
+    parameter_name = "stuck"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", f"Queued for more than {_minutes(stuck_after().total_seconds())}")]
+
+    def queryset(
+        self, request: HttpRequest, queryset: QuerySet[CommunicationLog]
+    ) -> QuerySet[CommunicationLog]:
+        if self.value() == "yes":
+            return queryset.filter(stuck_condition(now=timezone.now()))
+        return queryset
 
 
 @admin.register(CommunicationLog)
@@ -107,12 +216,19 @@ class CommunicationLogAdmin(MessageReportsMixin, ReadOnlyAdmin):
         "event",
         "recipient_masked",
         "status",
+        "stuck",
         "reason",
         "deferred_until",
         "provider",
         "cost",
     )
-    list_filter = ("channel", "status", "event", ("created_at", admin.DateFieldListFilter))
+    list_filter = (
+        "channel",
+        "status",
+        StuckFilter,
+        "event",
+        ("created_at", admin.DateFieldListFilter),
+    )
     search_fields = ("provider_message_id", "recipient_masked")
     date_hierarchy = "created_at"
     exclude = ("payload",)
@@ -120,3 +236,22 @@ class CommunicationLogAdmin(MessageReportsMixin, ReadOnlyAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [f.name for f in CommunicationLog._meta.fields if f.name != "payload"]
+
+    @admin.display(description="Stuck", boolean=True)
+    def stuck(self, obj: CommunicationLog) -> bool | None:
+        # Blank for the messages that are fine, so the few stuck ones stand out.
+        return True if is_stuck(obj, now=timezone.now()) else None
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
+        if request.method == "GET" and StuckFilter.parameter_name not in request.GET:
+            count = CommunicationLog.objects.filter(stuck_condition(now=timezone.now())).count()
+            if count:
+                self.message_user(
+                    request,
+                    f"{count:,} queued {'message has' if count == 1 else 'messages have'} "
+                    f"waited more than {_minutes(stuck_after().total_seconds())} for a worker: "
+                    "the Celery workers or the sweep that re-queues messages after a crash "
+                    "(celery beat) are not running. Filter by Stuck to see them.",
+                    level=messages.ERROR,
+                )
+        return super().changelist_view(request, extra_context)

@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.validators import MinValueValidator
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
@@ -39,12 +40,22 @@ class Event(models.TextChoices):
 
 
 _AT_LEAST_ONE = MinValueValidator(1, "Must be at least 1: with 0 nothing would ever be sent.")
+OTP_LENGTH_MIN = 4
+OTP_LENGTH_MAX = 10
+_OTP_LENGTH_MESSAGE = f"A one-time code has {OTP_LENGTH_MIN} to {OTP_LENGTH_MAX} digits."
+_OTP_EXPIRY_MESSAGE = "Must be at least 1 minute: a code that expires at once cannot be used."
+_OTP_ATTEMPTS_MESSAGE = "Must be at least 1: with 0 no code could ever be checked."
 # What one message is called on each channel, for limits and reasons people read.
 CHANNEL_NOUNS: dict[str, tuple[str, str]] = {
     Channel.EMAIL: ("email", "emails"),
     Channel.SMS: ("text message", "text messages"),
     Channel.PUSH: ("push notification", "push notifications"),
 }
+
+
+def _self_fallback_message(channel: str) -> str:
+    label = Channel(channel).label
+    return f"{label} cannot fall back to itself: choose another channel, or none to suppress."
 
 
 def messages_count(count: int, channel: str) -> str:
@@ -160,9 +171,24 @@ class CommunicationSettings(models.Model):
         "count per key and per recipient, never per IP address: a merchant's server sends "
         "all its requests from one address. A request over it is refused.",
     )
-    otp_expiry_minutes = models.PositiveIntegerField(default=10)
-    otp_length = models.PositiveSmallIntegerField(default=6)
-    otp_max_attempts = models.PositiveSmallIntegerField(default=5)
+    otp_expiry_minutes = models.PositiveIntegerField(
+        default=10,
+        validators=[MinValueValidator(1, _OTP_EXPIRY_MESSAGE)],
+        help_text="Minutes a one-time code can be used for, at least 1.",
+    )
+    otp_length = models.PositiveSmallIntegerField(
+        default=6,
+        validators=[
+            MinValueValidator(OTP_LENGTH_MIN, _OTP_LENGTH_MESSAGE),
+            MaxValueValidator(OTP_LENGTH_MAX, _OTP_LENGTH_MESSAGE),
+        ],
+        help_text=f"Digits in a one-time code, from {OTP_LENGTH_MIN} to {OTP_LENGTH_MAX}.",
+    )
+    otp_max_attempts = models.PositiveSmallIntegerField(
+        default=5,
+        validators=[MinValueValidator(1, _OTP_ATTEMPTS_MESSAGE)],
+        help_text="Wrong tries a one-time code allows before it is used up, at least 1.",
+    )
     otp_resend_cooldown_seconds = models.PositiveIntegerField(default=60)
     email_fallback = models.CharField(
         max_length=8,
@@ -198,9 +224,27 @@ class CommunicationSettings(models.Model):
                 condition=models.Q(pk=1), name="communication_settings_singleton"
             ),
             models.CheckConstraint(
-                condition=models.Q(otp_length__gte=4, otp_length__lte=10),
+                condition=models.Q(otp_length__gte=OTP_LENGTH_MIN, otp_length__lte=OTP_LENGTH_MAX),
                 name="communication_settings_otp_length",
-                violation_error_message="A one-time code has 4 to 10 digits.",
+                violation_error_message=_OTP_LENGTH_MESSAGE,
+            ),
+            models.CheckConstraint(
+                condition=models.Q(otp_expiry_minutes__gte=1),
+                name="communication_settings_otp_expiry",
+                violation_error_message=_OTP_EXPIRY_MESSAGE,
+            ),
+            models.CheckConstraint(
+                condition=models.Q(otp_max_attempts__gte=1),
+                name="communication_settings_otp_attempts",
+                violation_error_message=_OTP_ATTEMPTS_MESSAGE,
+            ),
+            *(
+                models.CheckConstraint(
+                    condition=~models.Q(**{f"{channel}_fallback": channel}),
+                    name=f"communication_settings_{channel}_fallback",
+                    violation_error_message=_self_fallback_message(channel),
+                )
+                for channel in Channel.values
             ),
         ]
 
@@ -210,6 +254,16 @@ class CommunicationSettings(models.Model):
     def save(self, *args: Any, **kwargs: Any) -> None:
         self.pk = 1
         super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        # The same rule as the constraints, said beside the field it is about.
+        errors = {
+            f"{channel}_fallback": _self_fallback_message(channel)
+            for channel in Channel.values
+            if self.fallback_for(channel) == channel
+        }
+        if errors:
+            raise ValidationError(errors)
 
     def is_enabled(self, channel: str) -> bool:
         return bool(getattr(self, f"{channel}_enabled"))
@@ -315,7 +369,14 @@ class CommunicationLog(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     # The rendered message, encrypted, until it has been handed to the provider.
     payload = models.TextField(blank=True, editable=False)
+    # Set by the worker that hands the message to its backend; a claim older than
+    # ``COMMUNICATIONS_CLAIM_TIMEOUT`` belongs to a worker that died and is released.
     claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # When the next attempt is due (queued at once, or after a retry's wait), and when a
+    # task for it last went to the broker: a queued message whose attempt is long overdue
+    # lost its task and is handed to a worker again (``sweep_stalled_messages``).
+    next_attempt_at = models.DateTimeField(null=True, blank=True, editable=False)
+    dispatched_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Set while a queued message waits for an hour with room under the volume limits (the
     # reason says which); cleared when it is released to a worker.
     deferred_until = models.DateTimeField(
@@ -349,6 +410,12 @@ class CommunicationLog(models.Model):
                 fields=["deferred_until"],
                 name="commlog_deferred",
                 condition=models.Q(deferred_until__isnull=False),
+            ),
+            # Only the messages on their way to a worker or in one, which are few.
+            models.Index(
+                fields=["next_attempt_at"],
+                name="commlog_in_flight",
+                condition=models.Q(status="queued", deferred_until__isnull=True),
             ),
         ]
         # The log is read-only, so its change permission cannot stand for this one.

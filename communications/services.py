@@ -10,7 +10,18 @@ hourly volume limit (its merchant's, the platform's own, or the ceiling, see
 ends in a ``CommunicationLog`` row. An email may carry inline images (a card's QR code) that its
 HTML shows by content id; they are sealed with the rest of the message. ``deliver``
 hands a queued message to its channel's backend at most once: a retry after a provider
-error sends again only when the provider did not take the message.
+error sends again only when the provider did not take the message. Just before that it
+reads the switches again: a message whose channel (or, for a one-time code, the code
+switch) was turned off while it waited is suppressed, not sent.
+
+Every queued message reaches a final state. ``sweep_stalled_messages`` runs every minute:
+a claim older than ``COMMUNICATIONS_CLAIM_TIMEOUT`` belongs to a worker that died while
+sending (a deploy, the OOM killer), so it is released (the attempt counts) and the message
+goes to a worker again; a message whose attempt is overdue by
+``COMMUNICATIONS_REDISPATCH_AFTER`` lost its task (a broker restarted without its data)
+and is queued again. A second copy can only come from a crash after the provider took the
+message and before the log said so; an email's Message-ID is derived from its log id, so
+such a copy is recognisable as the same message.
 """
 
 from __future__ import annotations
@@ -19,7 +30,7 @@ import base64
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -36,7 +47,12 @@ from communications.backends import (
     TransientError,
     backend_for,
 )
-from communications.locks import lock_deferred_messages
+from communications.locks import (
+    lock_abandoned_claims,
+    lock_deferred_messages,
+    lock_lost_dispatches,
+    lock_settings,
+)
 from communications.models import (
     Channel,
     CommunicationLog,
@@ -46,7 +62,12 @@ from communications.models import (
     MessageStatus,
 )
 from communications.rendering import TemplateProblem, render
-from communications.selectors import communication_settings, template_for
+from communications.selectors import (
+    claim_timeout,
+    communication_settings,
+    redispatch_after,
+    template_for,
+)
 from merchants.models import Merchant
 
 logger = structlog.get_logger(__name__)
@@ -54,6 +75,10 @@ logger = structlog.get_logger(__name__)
 DEFAULT_CHANNELS: dict[str, tuple[str, ...]] = {
     Event.OTP_CODE: (Channel.SMS,),
 }
+
+# Hand a message to its provider at most this many times (a first try and five retries);
+# a worker that dies while sending uses up an attempt too.
+MAX_ATTEMPTS = 6
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # A content id goes into a MIME header and a ``cid:`` URL: keep it to safe characters.
@@ -112,6 +137,7 @@ def _log(
     deferred_until: datetime | None = None,
 ) -> CommunicationLog:
     now = timezone.now()
+    on_its_way = status == MessageStatus.QUEUED and deferred_until is None
     return CommunicationLog.objects.create(
         event=event,
         requested_channel=requested,
@@ -129,18 +155,31 @@ def _log(
         merchant=merchant,
         payload=payload,
         deferred_until=deferred_until,
+        next_attempt_at=now if on_its_way else None,
+        dispatched_at=now if on_its_way else None,
         failed_at=now if status == MessageStatus.FAILED else None,
         created_at=now,
     )
 
 
 def _dispatch(log_id: int) -> None:
+    if settings.COMMUNICATIONS_DISPATCH_ON_COMMIT:
+        transaction.on_commit(lambda: _enqueue(log_id))
+    else:
+        _enqueue(log_id)
+
+
+def _enqueue(log_id: int) -> None:
+    from kombu.exceptions import OperationalError
+
     from communications.tasks import deliver_message
 
-    if settings.COMMUNICATIONS_DISPATCH_ON_COMMIT:
-        transaction.on_commit(lambda: deliver_message.delay(log_id))
-    else:
+    try:
         deliver_message.delay(log_id)
+    except OperationalError as exc:
+        # The broker is unreachable. The message is safe in the log, queued: the sweep
+        # queues it again once its attempt is overdue, so the caller need not fail.
+        logger.warning("message_dispatch_failed", log_id=log_id, error=type(exc).__name__)
 
 
 def _choose_channel(
@@ -154,13 +193,7 @@ def _choose_channel(
     already and the recipient has an address there."""
     if conf.is_enabled(requested):
         return requested, ""
-    chain: list[str] = []
-    step = conf.fallback_for(requested)
-    while step and step != requested and step not in chain:
-        chain.append(step)
-        if conf.is_enabled(step):
-            break
-        step = conf.fallback_for(step)
+    chain = _fallback_chain(conf, requested)
     if not chain:
         return "", f"{requested} is switched off and no fallback is set"
     fallback = chain[-1]
@@ -174,6 +207,19 @@ def _choose_channel(
         return "", f"{requested} is switched off; no {fallback} address for the fallback"
     skipped = f" ({', '.join(chain[:-1])} is off too)" if len(chain) > 1 else ""
     return fallback, f"{requested} is switched off; sent by {fallback} instead{skipped}"
+
+
+def _fallback_chain(conf: CommunicationSettings, channel: str) -> list[str]:
+    """The fallbacks of a switched-off ``channel`` in order, up to the first one that is on
+    (each channel once; the last one is on unless every fallback is off)."""
+    chain: list[str] = []
+    step = conf.fallback_for(channel)
+    while step and step != channel and step not in chain:
+        chain.append(step)
+        if conf.is_enabled(step):
+            break
+        step = conf.fallback_for(step)
+    return chain
 
 
 def send(
@@ -340,17 +386,34 @@ def record_not_sent(
     )
 
 
-def deliver(log_id: int, *, final_attempt: bool) -> str:
-    """Hand one queued message to its backend. Returns ``sent``, ``retry``, ``failed`` or
-    ``skipped`` (not queued any more, another worker holds it, or it is deferred: only
-    ``release_deferred_messages`` lets a deferred message go)."""
-    now = timezone.now()
-    claimed = CommunicationLog.objects.filter(
+def deliver(log_id: int, *, final_attempt: bool, retry_in: int = 0) -> str:
+    """Hand one queued message to its backend. Returns ``sent``, ``retry`` (due again in
+    ``retry_in`` seconds), ``failed``, ``suppressed`` (its channel, or the one-time code
+    switch, was turned off after it was queued) or ``skipped`` (not queued any more,
+    another worker holds it, or it is deferred: only ``release_deferred_messages`` lets a
+    deferred message go).
+
+    The switches are read from the database here, just before the backend is called. The
+    limits are not counted again: the message was counted when it was handed to a worker.
+    """
+    waiting = CommunicationLog.objects.filter(
         pk=log_id, status=MessageStatus.QUEUED, claimed_at__isnull=True, deferred_until__isnull=True
-    ).update(claimed_at=now, attempts=F("attempts") + 1)
-    if not claimed:
+    )
+    found = waiting.values("channel", "event").first()
+    if found is None:
+        return "skipped"
+    stopped = _switched_off_since(communication_settings(), found["channel"], found["event"])
+    if stopped:
+        # The same conditions as a claim: a message another worker took is left to it.
+        if not waiting.update(status=MessageStatus.SUPPRESSED, reason=stopped, payload=""):
+            return "skipped"
+        logger.info("message_suppressed_at_delivery", log_id=log_id, channel=found["channel"])
+        return "suppressed"
+    now = timezone.now()
+    if not waiting.update(claimed_at=now, attempts=F("attempts") + 1):
         return "skipped"
     log = CommunicationLog.objects.get(pk=log_id)
+    final_attempt = final_attempt or log.attempts >= MAX_ATTEMPTS
     message = crypto.unseal(log.payload)
     outgoing = OutgoingMessage(
         channel=log.channel,
@@ -370,7 +433,10 @@ def deliver(log_id: int, *, final_attempt: bool) -> str:
         transient = not isinstance(exc, PermanentError)
         if transient and not final_attempt:
             CommunicationLog.objects.filter(pk=log_id).update(
-                claimed_at=None, error=str(exc)[:2000]
+                claimed_at=None,
+                error=str(exc)[:2000],
+                next_attempt_at=now + timedelta(seconds=retry_in),
+                dispatched_at=now,
             )
             logger.warning(
                 "message_retry", log_id=log_id, channel=log.channel, error=type(exc).__name__
@@ -392,6 +458,25 @@ def deliver(log_id: int, *, final_attempt: bool) -> str:
         error="",
     )
     return "sent"
+
+
+def _switched_off_since(conf: CommunicationSettings, channel: str, event: str) -> str:
+    """Why a queued message must not go now, or ``""``.
+
+    Its fallback cannot take it: the message was rendered for its own channel and sealed,
+    and the event's context and the recipient's other addresses are not kept, so nothing
+    could be written for another channel. The reason says so when a fallback is on."""
+    if event == Event.OTP_CODE and not conf.otp_enabled:
+        return "one-time codes were switched off after it was queued"
+    if conf.is_enabled(channel):
+        return ""
+    reason = f"{channel} was switched off after it was queued"
+    chain = _fallback_chain(conf, channel)
+    if chain and conf.is_enabled(chain[-1]):
+        reason += (
+            f"; its fallback, {chain[-1]}, cannot take a message already written for {channel}"
+        )
+    return reason
 
 
 RELEASE_BATCH = 200
@@ -432,7 +517,10 @@ def _release_batch(batch_size: int) -> tuple[int, int]:
                     deferred_until=deferral.until, reason=_with_deferral(log.reason, deferral)
                 )
                 continue
-            CommunicationLog.objects.filter(pk=log.pk).update(deferred_until=None)
+            now = timezone.now()
+            CommunicationLog.objects.filter(pk=log.pk).update(
+                deferred_until=None, next_attempt_at=now, dispatched_at=now
+            )
             _dispatch(log.pk)
             sent += 1
     return len(due), sent
@@ -443,6 +531,94 @@ def _with_deferral(reason: str, deferral: limits.Deferral) -> str:
     earlier one."""
     kept = reason.partition("deferred: ")[0].rstrip("; ")
     return (f"{kept}; {deferral.reason}" if kept else deferral.reason)[:300]
+
+
+SWEEP_BATCH = 200
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    released: int = 0  # claims of dead workers released, the message queued again
+    redispatched: int = 0  # messages whose task was lost, queued again
+    failed: int = 0  # out of attempts: the worker died during each of them
+
+
+def sweep_stalled_messages(*, batch_size: int = SWEEP_BATCH) -> SweepResult:
+    """Every minute: repair what a crash left behind, so each message reaches a final state.
+
+    * A claim older than the claim timeout belongs to a worker that died while sending
+      (the task's hard time limit is shorter, so no live worker still holds it). The claim
+      is released and the message queued again; its attempt was counted when it was
+      claimed, and one out of attempts fails with the reason.
+    * A queued message whose attempt is overdue by ``redispatch_after`` (and that was not
+      queued again within that time) lost its task, e.g. with a broker restarted without
+      its data, and is queued again.
+
+    Rows are taken in batches under ``SKIP LOCKED`` and changed so that they leave the
+    swept set in the same transaction: two sweeps at once never queue one message twice.
+    A message queued twice anyway (a slow worker) is still sent once: ``deliver`` claims
+    it before sending."""
+    now = timezone.now()
+    released = redispatched = failed = 0
+    while True:
+        seen, again, dead = _release_claims_batch(now=now, batch_size=batch_size)
+        released += again
+        failed += dead
+        if seen < batch_size:
+            break
+    while True:
+        seen = _redispatch_batch(now=now, batch_size=batch_size)
+        redispatched += seen
+        if seen < batch_size:
+            break
+    result = SweepResult(released=released, redispatched=redispatched, failed=failed)
+    if released or redispatched or failed:
+        logger.warning(
+            "stalled_messages_swept", released=released, redispatched=redispatched, failed=failed
+        )
+    return result
+
+
+def _release_claims_batch(*, now: datetime, batch_size: int) -> tuple[int, int, int]:
+    again: list[int] = []
+    dead = 0
+    with transaction.atomic():
+        stale = list(lock_abandoned_claims(claimed_before=now - claim_timeout(), limit=batch_size))
+        for log in stale:
+            if log.attempts >= MAX_ATTEMPTS:
+                _finish(
+                    log.pk,
+                    status=MessageStatus.FAILED,
+                    failed_at=now,
+                    error=f"The worker sending it stopped during each of {log.attempts} "
+                    "attempts; not tried again.",
+                )
+                dead += 1
+                continue
+            CommunicationLog.objects.filter(pk=log.pk).update(
+                claimed_at=None,
+                next_attempt_at=now,
+                dispatched_at=now,
+                error=f"The worker sending it stopped during attempt {log.attempts}; queued again.",
+            )
+            again.append(log.pk)
+    # Dispatched once the rows are released, never from inside the locked batch.
+    for log_id in again:
+        _dispatch(log_id)
+    return len(stale), len(again), dead
+
+
+def _redispatch_batch(*, now: datetime, batch_size: int) -> int:
+    with transaction.atomic():
+        lost = list(
+            lock_lost_dispatches(
+                overdue_before=now - redispatch_after(), limit=batch_size
+            ).values_list("pk", flat=True)
+        )
+        CommunicationLog.objects.filter(pk__in=lost).update(dispatched_at=now)
+    for log_id in lost:
+        _dispatch(log_id)
+    return len(lost)
 
 
 def _finish(log_id: int, **fields: Any) -> None:
@@ -537,11 +713,12 @@ def send_test_message(
     return log
 
 
+@transaction.atomic
 def settings_update(*, actor: User | None, **changes: Any) -> CommunicationSettings:
-    """Change the switches and limits; every process sees it on its next message."""
-    from communications.selectors import forget_settings
-
-    conf, _ = CommunicationSettings.objects.get_or_create(pk=1)
+    """Change the switches and limits on the locked row (two changes at once to different
+    settings both stay). Every process reads the row afresh, so the change applies to the
+    next message everywhere, however many processes there are."""
+    conf = lock_settings()
     for name, value in changes.items():
         # A name that is not a setting (a renamed one, say) must not pass silently.
         CommunicationSettings._meta.get_field(name)
@@ -549,6 +726,9 @@ def settings_update(*, actor: User | None, **changes: Any) -> CommunicationSetti
     conf.updated_by = actor
     conf.full_clean()
     conf.save()
-    transaction.on_commit(forget_settings)
-    forget_settings()
+    logger.info(
+        "communication_settings_changed",
+        actor_id=actor.pk if actor is not None else None,
+        changed=sorted(changes),
+    )
     return conf

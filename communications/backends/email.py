@@ -24,6 +24,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.message import SafeMIMEMultipart, make_msgid
+from django.utils.crypto import salted_hmac
 
 from communications.backends import OutgoingMessage, PermanentError, SentReceipt, TransientError
 
@@ -87,9 +88,22 @@ class RelatedEmail(EmailMultiAlternatives):
         return super().message()  # no HTML to show them: plain attachments
 
 
+def message_id(log_id: int | None) -> str:
+    """The email's Message-ID: the same for every attempt at one logged message, so a
+    second copy (a worker that died after the server took the first) is recognisably the
+    same message, and mail systems that drop repeated Message-IDs drop it. The keyed part
+    keeps two installations with the same domain from ever using one id for different
+    messages."""
+    domain = settings.COMMUNICATIONS_MESSAGE_ID_DOMAIN
+    if log_id is None:
+        return make_msgid(domain=domain)
+    tag = salted_hmac("communications.message-id", str(log_id), algorithm="sha256")
+    return f"<log-{log_id}.{tag.hexdigest()[:16]}@{domain}>"
+
+
 class DjangoEmailBackend:
     def send(self, message: OutgoingMessage) -> SentReceipt:
-        msgid = make_msgid(domain=settings.COMMUNICATIONS_MESSAGE_ID_DOMAIN)
+        msgid = message_id(message.log_id)
         # Images need an HTML body to show them; a text-only email goes without.
         images = message.inline_images if message.html else {}
         email = RelatedEmail(

@@ -12,6 +12,8 @@ import pytest
 import time_machine
 from django.core import mail
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.forms.models import model_to_dict
 
 from communications.backends import TransientError
 from communications.models import CommunicationLog, CommunicationSettings, Event, MessageStatus
@@ -54,6 +56,10 @@ def receipt(n: int, merchant: Merchant | None) -> CommunicationLog:
 
 def sent_to() -> list[str]:
     return [message.to[0] for message in mail.outbox]
+
+
+def table_of_settings() -> dict[str, Any]:
+    return model_to_dict(CommunicationSettings.objects.get_or_create(pk=1)[0])
 
 
 def table() -> list[tuple[Any, ...]]:
@@ -293,3 +299,56 @@ def test_an_unknown_setting_is_refused() -> None:
 
     with pytest.raises(FieldDoesNotExist):
         settings_update(actor=None, sms_rate_limit=1)
+
+
+@pytest.mark.parametrize(
+    ("changes", "errors"),
+    [
+        (
+            {"otp_expiry_minutes": 0},
+            {
+                "otp_expiry_minutes": [
+                    "Must be at least 1 minute: a code that expires at once cannot be used."
+                ]
+            },
+        ),
+        (
+            {"otp_max_attempts": 0},
+            {"otp_max_attempts": ["Must be at least 1: with 0 no code could ever be checked."]},
+        ),
+        ({"otp_length": 11}, {"otp_length": ["A one-time code has 4 to 10 digits."]}),
+        (
+            {"push_fallback": "push"},
+            {
+                "push_fallback": [
+                    "Push cannot fall back to itself: choose another channel, or none to suppress."
+                ]
+            },
+        ),
+    ],
+)
+def test_settings_that_cannot_work_are_refused_and_nothing_changes(
+    changes: dict[str, Any], errors: dict[str, list[str]]
+) -> None:
+    before = table_of_settings()
+    with pytest.raises(ValidationError) as refused:
+        settings_update(actor=None, email_hourly_ceiling=5, **changes)
+    assert refused.value.message_dict == errors
+    assert table_of_settings() == before
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"otp_expiry_minutes": 0},
+        {"otp_max_attempts": 0},
+        {"otp_length": 11},
+        {"email_fallback": "email"},
+        {"sms_fallback": "sms"},
+    ],
+)
+def test_the_database_refuses_settings_that_cannot_work(values: dict[str, Any]) -> None:
+    before = table_of_settings()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        CommunicationSettings.objects.filter(pk=1).update(**values)
+    assert table_of_settings() == before

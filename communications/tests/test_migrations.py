@@ -53,3 +53,63 @@ def test_old_defaults_move_and_changed_values_stay(migrator: MigrationExecutor) 
     assert (row.email_merchant_hourly_limit, row.sms_merchant_hourly_limit) == (1_000, 600)
     assert (row.email_platform_hourly_limit, row.otp_api_key_hourly_limit) == (2_000, 600)
     assert row.per_recipient_hourly_limit == 7
+
+
+@pytest.mark.django_db(transaction=True)
+def test_settings_the_new_rules_refuse_move_to_what_the_code_did_with_them() -> None:
+    executor = MigrationExecutor(connection)
+    executor.migrate([("communications", "0011_move_old_default_limits")])
+    try:
+        old_apps = executor.loader.project_state(
+            [("communications", "0011_move_old_default_limits")]
+        ).apps
+        old_apps.get_model("communications", "CommunicationSettings").objects.update_or_create(
+            pk=1,
+            defaults={
+                "otp_expiry_minutes": 0,
+                "otp_max_attempts": 0,
+                "email_fallback": "email",
+                "sms_fallback": "sms",
+                "push_fallback": "sms",
+                "otp_length": 8,
+            },
+        )
+        new_apps = _migrate(executor, [("communications", "0013_settings_rules")])
+        row = new_apps.get_model("communications", "CommunicationSettings").objects.get(pk=1)
+        assert (row.otp_expiry_minutes, row.otp_max_attempts, row.otp_length) == (1, 1, 8)
+        assert (row.email_fallback, row.sms_fallback, row.push_fallback) == ("", "", "sms")
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_messages_queued_before_the_sweep_existed_are_swept_too() -> None:
+    before = [("communications", "0013_settings_rules")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    try:
+        log_model = executor.loader.project_state(before).apps.get_model(
+            "communications", "CommunicationLog"
+        )
+        common = {"channel": "email", "requested_channel": "email", "event": "test_message"}
+        stuck = log_model.objects.create(status="queued", **common)
+        deferred = log_model.objects.create(
+            status="queued", deferred_until=stuck.created_at, **common
+        )
+        sent = log_model.objects.create(status="sent", **common)
+
+        new_apps = _migrate(executor, [("communications", "0015_delivery_sweep_backfill")])
+
+        rows = {
+            row.pk: (row.next_attempt_at, row.dispatched_at)
+            for row in new_apps.get_model("communications", "CommunicationLog").objects.all()
+        }
+        assert rows == {
+            stuck.pk: (stuck.created_at, stuck.created_at),
+            deferred.pk: (None, None),
+            sent.pk: (None, None),
+        }
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())

@@ -313,6 +313,16 @@ COMMUNICATIONS_DISPATCH_ON_COMMIT = True
 COMMUNICATIONS_MESSAGE_ID_DOMAIN = env.str(
     "COMMUNICATIONS_MESSAGE_ID_DOMAIN", default="giftwell.local"
 )
+# Every queued message reaches a final state after a crash (seconds). A worker handing a
+# message to its provider is stopped after COMMUNICATIONS_DELIVERY_TIME_LIMIT; a claim
+# older than COMMUNICATIONS_CLAIM_TIMEOUT (which must be longer) belongs to a worker that
+# died, and the sweep sends the message again; a message whose attempt is overdue by
+# COMMUNICATIONS_REDISPATCH_AFTER lost its task and is queued again. With the sweep every
+# minute, a message is back with a worker within 11 minutes of a crash (6 after a lost
+# task); one still waiting after 15 (claim timeout + redispatch) is flagged as stuck.
+COMMUNICATIONS_DELIVERY_TIME_LIMIT = env.int("COMMUNICATIONS_DELIVERY_TIME_LIMIT", default=5 * 60)
+COMMUNICATIONS_CLAIM_TIMEOUT = env.int("COMMUNICATIONS_CLAIM_TIMEOUT", default=10 * 60)
+COMMUNICATIONS_REDISPATCH_AFTER = env.int("COMMUNICATIONS_REDISPATCH_AFTER", default=5 * 60)
 
 # --- Static and media -----------------------------------------------------------
 STATIC_URL = "/static/"
@@ -423,6 +433,13 @@ CELERY_BEAT_SCHEDULE = {
     # CM-2: messages held back by an hourly volume limit go out once an hour has room.
     "release-deferred-messages": {
         "task": "communications.release_deferred_messages",
+        "schedule": timedelta(minutes=1),
+        "options": {"expires": 55},
+    },
+    # CM-2: no message lost to a crash: dead workers' claims released, lost tasks queued
+    # again (communications.services.sweep_stalled_messages).
+    "sweep-stalled-messages": {
+        "task": "communications.sweep_stalled_messages",
         "schedule": timedelta(minutes=1),
         "options": {"expires": 55},
     },

@@ -77,6 +77,8 @@ def production_problems(conf: Mapping[str, Any]) -> list[str]:
     problems += _payment_problems(conf)
     problems += _lifetime_problems(conf)
     problems += _site_url_problems(conf)
+    problems += _cache_problems(conf)
+    problems += _delivery_problems(conf)
 
     cors = conf.get("CORS_ALLOW_ALL_ORIGINS")
     if cors:
@@ -121,6 +123,48 @@ def _lifetime_problems(conf: Mapping[str, Any]) -> list[str]:
                 f"from 1 to {MAX_LIFETIME_DAYS}."
             )
     return problems
+
+
+# Caches every process shares, whose ``add`` and ``incr`` are atomic: the limits (code
+# lookups, one-time codes, messages per hour) count in the cache.
+SHARED_CACHE_BACKENDS = frozenset(
+    {
+        "django_redis.cache.RedisCache",
+        "django.core.cache.backends.redis.RedisCache",
+        "django.core.cache.backends.memcached.PyMemcacheCache",
+        "django.core.cache.backends.memcached.PyLibMCCache",
+    }
+)
+
+
+def _cache_problems(conf: Mapping[str, Any]) -> list[str]:
+    caches = conf.get("CACHES") or {}
+    backend = str(caches.get("default", {}).get("BACKEND", ""))
+    if backend in SHARED_CACHE_BACKENDS:
+        return []
+    name = backend.rsplit(".", 1)[-1] or "Django's default"
+    what = "REDIS_URL is not set" if not conf.get("REDIS_URL") else "CACHES is not shared"
+    return [
+        f"{what}: the cache is {name}, which each process keeps to itself or cannot count "
+        "in atomically. The limits on code lookups, one-time codes and messages count in "
+        "the cache, so each process would allow the whole limit on its own. Set REDIS_URL "
+        "to a Redis server that every web and worker process shares."
+    ]
+
+
+def _delivery_problems(conf: Mapping[str, Any]) -> list[str]:
+    limit = conf.get("COMMUNICATIONS_DELIVERY_TIME_LIMIT")
+    timeout = conf.get("COMMUNICATIONS_CLAIM_TIMEOUT")
+    if not isinstance(limit, int) or not isinstance(timeout, int):
+        return []  # a configuration without the communications app
+    if limit >= timeout:
+        return [
+            f"COMMUNICATIONS_CLAIM_TIMEOUT ({timeout} s) is not longer than "
+            f"COMMUNICATIONS_DELIVERY_TIME_LIMIT ({limit} s): a message a live worker is still "
+            "sending would be taken for a dead worker's and sent twice. Make the claim "
+            "timeout longer than the time limit."
+        ]
+    return []
 
 
 def _payment_problems(conf: Mapping[str, Any]) -> list[str]:

@@ -26,7 +26,12 @@ GOOD = {
     "PAYMENT_PROVIDER": "stripe",
     "STRIPE_SECRET_KEY": "sk_live_example",
     "STRIPE_WEBHOOK_SECRET": "whsec_example",
+    "REDIS_URL": "redis://cache.internal:6379/0",
+    "CACHES": {"default": {"BACKEND": "django_redis.cache.RedisCache"}},
+    "COMMUNICATIONS_DELIVERY_TIME_LIMIT": 300,
+    "COMMUNICATIONS_CLAIM_TIMEOUT": 600,
 }
+LOCAL_MEMORY = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 
 def test_a_complete_configuration_has_no_problems() -> None:
@@ -55,6 +60,14 @@ def test_a_complete_configuration_has_no_problems() -> None:
         ({"SITE_URL": "http://gifts.example.com"}, "SITE_URL is 'http://gifts.example.com'"),
         ({"SITE_URL": ""}, "SITE_URL is ''"),
         ({"SITE_URL": "https://evil.example"}, "SITE_URL's host 'evil.example' is not in"),
+        ({"REDIS_URL": "", "CACHES": LOCAL_MEMORY}, "REDIS_URL is not set"),
+        ({"REDIS_URL": "", "CACHES": None}, "REDIS_URL is not set"),
+        ({"CACHES": LOCAL_MEMORY}, "CACHES is not shared"),
+        (
+            {"CACHES": {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache"}}},
+            "CACHES is not shared",
+        ),
+        ({"COMMUNICATIONS_CLAIM_TIMEOUT": 300}, "COMMUNICATIONS_CLAIM_TIMEOUT (300 s)"),
     ],
 )
 def test_each_unsafe_setting_is_named(override: dict[str, object], variable: str) -> None:
@@ -130,6 +143,7 @@ def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     clean.pop("ALLOWED_HOSTS", None)
     clean.pop("DEBUG", None)
     clean.pop("GIFTCARD_CODE_KEY", None)
+    clean.pop("REDIS_URL", None)
     clean.update(env)
     return subprocess.run(
         [sys.executable, "manage.py", *args],
@@ -153,6 +167,8 @@ def _production_env(**overrides: str) -> dict[str, str]:
         "PAYMENT_PROVIDER": "stripe",
         "STRIPE_SECRET_KEY": "sk_live_example",
         "STRIPE_WEBHOOK_SECRET": "whsec_example",
+        # Never connected to by these checks; the cache must only be a shared one.
+        "REDIS_URL": "redis://127.0.0.1:6379/11",
     }
     env.update(overrides)
     return {k: v for k, v in env.items() if v != ""}
@@ -181,6 +197,21 @@ def test_production_refuses_debug_on() -> None:
     result = _run(_production_env(DEBUG="true"), "check")
     assert result.returncode != 0
     assert "DEBUG is on" in result.stderr
+
+
+def test_production_refuses_a_cache_each_process_keeps_to_itself() -> None:
+    result = _run(_production_env(REDIS_URL=""), "check")
+    assert result.returncode != 0
+    assert "REDIS_URL is not set: the cache is LocMemCache" in result.stderr
+    assert "every web and worker process shares" in result.stderr
+
+
+def test_the_local_profile_shares_a_file_cache_between_its_processes_and_needs_nothing() -> None:
+    # make run's web server, worker and beat count limits together without Redis.
+    code = "from django.conf import settings as s; print(s.CACHES['default']['BACKEND'])"
+    result = _run({"DJANGO_SETTINGS_MODULE": "config.settings.local"}, "shell", "-c", code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("FileBasedCache")
 
 
 def test_local_profile_with_debug_off_applies_the_same_guards() -> None:

@@ -17,7 +17,6 @@ from django.test import Client
 from django.utils import timezone
 
 from communications.models import CommunicationSettings
-from communications.selectors import forget_settings
 from giftcards import codes
 from giftcards.models import GiftCard, Product
 from orders.models import CardDelivery, DeliveryStatus, Order
@@ -158,7 +157,6 @@ def test_a_resend_that_went_nowhere_leaves_the_older_link_working(
     [old] = card_links()
     version = card_of(delivery).link_version
     CommunicationSettings.objects.filter(pk=1).update(email_enabled=False)
-    forget_settings()
 
     with django_capture_on_commit_callbacks(execute=True):
         dashboard_resend(owner_client, delivery)
