@@ -1,4 +1,4 @@
-"""Request-level middleware: request ids and the request body size limit."""
+"""Request-level middleware: request ids and request body limits."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import structlog
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
+from core.api import is_api_request
 from core.net import client_ip
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -42,24 +43,48 @@ class RequestIdMiddleware:
         return response
 
 
-class RequestBodyLimitMiddleware:
-    """Refuse bodies larger than ``MAX_REQUEST_BODY_BYTES`` with 413 before reading them.
+def body_limit(request: HttpRequest) -> int:
+    """The largest body ``request`` may carry.
 
-    Django's own limits cover form fields and in-memory uploads; this one caps the whole
-    body, including JSON and file uploads, for every route.
+    A body Django reads whole into memory (JSON, a urlencoded form) may not exceed
+    ``DATA_UPLOAD_MAX_MEMORY_SIZE``: above it Django refuses to read it anyway, as an
+    exception in the middle of a view. That is every body of the API, whatever its type:
+    the API has one limit. Only a multipart upload to a page (a product image, a bulk
+    CSV), which Django streams to disk, may be larger, up to ``MAX_REQUEST_BODY_BYTES``;
+    its form fields still count against the in-memory limit and each form checks its
+    own files.
+    """
+    whole: int = settings.MAX_REQUEST_BODY_BYTES
+    in_memory: int | None = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    if request.content_type == "multipart/form-data" and not is_api_request(request):
+        return whole
+    return whole if in_memory is None else min(whole, in_memory)
+
+
+class RequestBodyLimitMiddleware:
+    """Refuse a body over its limit (``body_limit``) with 413 before anything reads it:
+    problem+json for the API, a page for people.
+
+    The declared ``Content-Length`` is all there is to check: Django reads a WSGI body
+    only up to it. A chunked body without one would be read as empty, and a request
+    taken for empty is not what its sender meant, so it is refused with 411. A length
+    that is not a number is a 400.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        limit: int = settings.MAX_REQUEST_BODY_BYTES
-        try:
-            length = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
-        if length > limit:
-            from core.views import payload_too_large
+        from core import views
 
-            return payload_too_large(request, limit=limit)
+        declared = request.META.get("CONTENT_LENGTH") or ""
+        if not declared:
+            if "HTTP_TRANSFER_ENCODING" in request.META:
+                return views.length_required(request)
+            return self.get_response(request)
+        if not declared.isascii() or not declared.isdigit():
+            return views.bad_content_length(request)
+        limit = body_limit(request)
+        if int(declared) > limit:
+            return views.payload_too_large(request, limit=limit)
         return self.get_response(request)

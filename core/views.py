@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from core.api import problem_response
+from core.api import is_api_request, payload_too_large_detail, problem_response
 from core.health import readiness
 
 
@@ -63,15 +63,13 @@ def readyz(request: HttpRequest) -> JsonResponse:
     )
 
 
-def _is_api(request: HttpRequest) -> bool:
-    return request.path.startswith("/api/")
-
-
 def _error_page(
-    request: HttpRequest, *, status: int, code: str, title: str, detail: str
+    request: HttpRequest, *, status: int, code: str, title: str, detail: str, **extra: Any
 ) -> HttpResponse:
-    if _is_api(request):
-        return problem_response(request, status_code=status, code=code, title=title, detail=detail)
+    if is_api_request(request):
+        return problem_response(
+            request, status_code=status, code=code, title=title, detail=detail, **extra
+        )
     context: dict[str, Any] = {"status": status, "title": title, "detail": detail}
     return render(request, "core/error.html", context, status=status)
 
@@ -107,7 +105,7 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    if _is_api(request):
+    if is_api_request(request):
         return problem_response(
             request,
             status_code=500,
@@ -128,5 +126,26 @@ def payload_too_large(request: HttpRequest, *, limit: int) -> HttpResponse:
         status=413,
         code="payload_too_large",
         title="Request too large",
-        detail=f"The request body is larger than the limit of {limit // (1024 * 1024)} MB.",
+        detail=payload_too_large_detail(limit),
+        max_bytes=limit,
+    )
+
+
+def length_required(request: HttpRequest) -> HttpResponse:
+    return _error_page(
+        request,
+        status=411,
+        code="length_required",
+        title="Length required",
+        detail="A request body needs a Content-Length header; chunked bodies are not accepted.",
+    )
+
+
+def bad_content_length(request: HttpRequest) -> HttpResponse:
+    return _error_page(
+        request,
+        status=400,
+        code="bad_request",
+        title="Bad request",
+        detail="The Content-Length header is not a number of bytes.",
     )

@@ -102,8 +102,9 @@ MIDDLEWARE = [
     "core.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "core.middleware.RequestBodyLimitMiddleware",
+    # Before the refusals below, so a browser client can read them too.
     "corsheaders.middleware.CorsMiddleware",
+    "core.middleware.RequestBodyLimitMiddleware",
     "django.middleware.gzip.GZipMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -336,6 +337,10 @@ STORAGES = {
 }
 
 # --- Request limits, security headers, CORS ----------------------------------------
+# core.middleware.RequestBodyLimitMiddleware answers 413 above these, before reading:
+# a body read into memory (every API request, any non-multipart form) is capped at
+# DATA_UPLOAD_MAX_MEMORY_SIZE; only multipart uploads to pages (product images, bulk
+# CSVs, each with its own smaller limit per file) may reach MAX_REQUEST_BODY_BYTES.
 MAX_REQUEST_BODY_BYTES = env.int("MAX_REQUEST_BODY_BYTES", default=10 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024

@@ -1,7 +1,12 @@
 from __future__ import annotations
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from rest_framework.test import APIClient
+
+from giftcards.models import GiftCard
+from merchants.models import Merchant
 
 pytestmark = pytest.mark.django_db
 
@@ -75,3 +80,95 @@ def test_static_assets_are_shipped_not_fetched_from_a_cdn(client: Client) -> Non
     page = client.get("/").content.decode()
     assert "/static/vendor/htmx.min.js" in page
     assert "https://" not in page.split("<body")[0]
+
+
+# --- One body limit for the API, 413 for bodies between the limits ------------------------
+
+MIB = 1024 * 1024
+
+
+@pytest.mark.parametrize("size", [3 * MIB, 9 * MIB])
+def test_api_bodies_over_the_in_memory_limit_get_413_not_500(
+    api_client: APIClient, merchant: Merchant, size: int
+) -> None:
+    """Between DATA_UPLOAD_MAX_MEMORY_SIZE (2 MiB) and the multipart limit (10 MiB) an API
+    body used to reach the view and fail there as a 500 RequestDataTooBig."""
+    body = b'{"amount": 100, "currency": "EUR", "reference": "' + b"x" * size + b'"}'
+    response = api_client.generic(
+        "POST", "/api/v1/gift-cards/", body, content_type="application/json"
+    )
+
+    assert response.status_code == 413
+    assert response["Content-Type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["code"] == "payload_too_large"
+    assert problem["max_bytes"] == 2 * MIB
+    assert problem["detail"] == "The request body is larger than the limit of 2 MB."
+    assert not GiftCard.objects.exists()
+
+
+def test_api_bodies_within_the_limit_are_served(api_client: APIClient, merchant: Merchant):
+    padding = " " * (2 * MIB - 100)
+    body = '{"amount": 100, "currency": "EUR"}' + padding
+    response = api_client.generic(
+        "POST", "/api/v1/gift-cards/", body, content_type="application/json"
+    )
+    assert response.status_code == 201, response.content[:300]
+
+
+def test_the_api_limit_holds_whatever_the_content_type(api_client: APIClient) -> None:
+    response = api_client.generic(
+        "POST",
+        "/api/v1/gift-cards/",
+        b"x" * (3 * MIB),
+        content_type="multipart/form-data; boundary=x",
+    )
+    assert response.status_code == 413
+    assert response.json()["code"] == "payload_too_large"
+
+
+def test_a_large_form_post_to_a_page_gets_the_413_page(client: Client) -> None:
+    response = client.post(
+        "/accounts/login/",
+        data="login=a%40b.test&password=" + "x" * (3 * MIB),
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 413
+    assert b"Request too large" in response.content
+    assert b"larger than the limit of 2 MB" in response.content
+
+
+def test_multipart_uploads_to_pages_keep_their_larger_limit(client: Client) -> None:
+    upload = SimpleUploadedFile("cards.csv", b"amount\n" + b"1000\n" * (MIB // 2))
+    response = client.post("/accounts/login/", {"login": "a@b.test", "file": upload})
+    assert response.status_code != 413
+
+
+def test_a_chunked_body_without_a_length_is_refused(api_client: APIClient) -> None:
+    """Django reads a WSGI body only up to Content-Length: a chunked one would be taken
+    for empty. It is refused with 411 instead, before any limit could be skipped."""
+    response = api_client.generic(
+        "POST",
+        "/api/v1/gift-cards/",
+        b'{"amount": 100}',
+        content_type="application/json",
+        CONTENT_LENGTH="",
+        HTTP_TRANSFER_ENCODING="chunked",
+    )
+    assert response.status_code == 411
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["code"] == "length_required"
+    assert not GiftCard.objects.exists()
+
+
+@pytest.mark.parametrize("length", ["ten", "-5", "1e3", "٣"])
+def test_a_content_length_that_is_not_a_number_is_a_400(api_client: APIClient, length: str) -> None:
+    response = api_client.generic(
+        "POST",
+        "/api/v1/gift-cards/",
+        b"{}",
+        content_type="application/json",
+        CONTENT_LENGTH=length,
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == "bad_request"
