@@ -1,4 +1,4 @@
-"""Request-level middleware: request ids and request body limits."""
+"""Request-level middleware: request ids, request body limits, the API's addresses."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Callable
 import structlog
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.urls import is_valid_path
 
 from core.api import is_api_request
 from core.net import client_ip
@@ -87,4 +88,35 @@ class RequestBodyLimitMiddleware:
         limit = body_limit(request)
         if int(declared) > limit:
             return views.payload_too_large(request, limit=limit)
+        return self.get_response(request)
+
+
+class ApiAddressMiddleware:
+    """The API answers where it is asked and never redirects.
+
+    Django's ``APPEND_SLASH`` answers a path without its trailing slash with a 301, and
+    ``SECURE_SSL_REDIRECT`` answers plain HTTP with a 301 to HTTPS; clients follow both
+    by sending a POST again as a GET, so a card issue became a card list. Here a
+    slashless API path that exists with the slash is served as that path (the same
+    view, the same answer, the same idempotency fingerprint), and the API over plain
+    HTTP, where HTTPS is required, is refused with 403 problem+json. The API's paths
+    are exempt from the HTTPS redirect (``SECURE_REDIRECT_EXEMPT``).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not is_api_request(request):
+            return self.get_response(request)
+        if settings.SECURE_SSL_REDIRECT and not request.is_secure():
+            from core.views import https_required
+
+            return https_required(request)
+        path = request.path_info
+        if not path.endswith("/"):
+            urlconf = getattr(request, "urlconf", None)
+            if not is_valid_path(path, urlconf) and is_valid_path(f"{path}/", urlconf):
+                request.path_info = f"{path}/"
+                request.path = f"{request.path}/"
         return self.get_response(request)

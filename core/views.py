@@ -149,3 +149,16 @@ def bad_content_length(request: HttpRequest) -> HttpResponse:
         title="Bad request",
         detail="The Content-Length header is not a number of bytes.",
     )
+
+
+def https_required(request: HttpRequest) -> HttpResponse:
+    """The API over plain HTTP, where HTTPS is required: refused rather than redirected,
+    since a client following a redirect sends a POST again as a GET."""
+    return problem_response(
+        request,
+        status_code=403,
+        code="https_required",
+        title="HTTPS required",
+        detail="The API answers over HTTPS only. Send the request to the https:// address; "
+        "any API key it carried has travelled in clear text and should be rotated.",
+    )

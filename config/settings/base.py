@@ -105,6 +105,7 @@ MIDDLEWARE = [
     # Before the refusals below, so a browser client can read them too.
     "corsheaders.middleware.CorsMiddleware",
     "core.middleware.RequestBodyLimitMiddleware",
+    "core.middleware.ApiAddressMiddleware",
     "django.middleware.gzip.GZipMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -344,6 +345,8 @@ STORAGES = {
 MAX_REQUEST_BODY_BYTES = env.int("MAX_REQUEST_BODY_BYTES", default=10 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# The API is refused over plain HTTP rather than redirected (core.middleware).
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^api/"]
 
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"

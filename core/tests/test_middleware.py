@@ -172,3 +172,81 @@ def test_a_content_length_that_is_not_a_number_is_a_400(api_client: APIClient, l
     )
     assert response.status_code == 400
     assert response.json()["code"] == "bad_request"
+
+
+# --- The API never redirects -----------------------------------------------------------------
+
+
+def test_a_post_without_the_trailing_slash_is_served_not_redirected(
+    api_client: APIClient, merchant: Merchant
+) -> None:
+    """APPEND_SLASH answered 301; clients re-sent the POST as a GET and listed cards."""
+    response = api_client.post(
+        "/api/v1/gift-cards", {"amount": 700, "currency": "EUR"}, format="json"
+    )
+    assert response.status_code == 201, response.content
+    assert "Location" not in response
+    card = GiftCard.objects.get()
+    assert card.balance == 700
+
+    redeemed = api_client.post(
+        f"/api/v1/gift-cards/{card.public_id}/redeem", {"amount": 200}, format="json"
+    )
+    assert redeemed.status_code == 201
+    listed = api_client.get("/api/v1/gift-cards")
+    assert listed.status_code == 200
+    assert [c["balance"] for c in listed.json()["results"]] == [500]
+
+
+def test_with_and_without_the_slash_one_key_is_one_operation(
+    api_client: APIClient, merchant: Merchant
+) -> None:
+    body = {"amount": 700, "currency": "EUR"}
+    first = api_client.post("/api/v1/gift-cards/", body, format="json", HTTP_IDEMPOTENCY_KEY="k1")
+    again = api_client.post("/api/v1/gift-cards", body, format="json", HTTP_IDEMPOTENCY_KEY="k1")
+    assert first.status_code == again.status_code == 201
+    assert again["Idempotent-Replayed"] == "true"
+    assert first.json()["id"] == again.json()["id"]
+    assert GiftCard.objects.count() == 1
+
+
+@pytest.mark.parametrize("path", ["/api/v1/no-such-thing", "/api/v1/gift-cards/x/y/z", "/api/v1"])
+def test_unknown_api_paths_are_problem_404s_with_or_without_slash(
+    api_client: APIClient, path: str
+) -> None:
+    for method in ("get", "post"):
+        response = getattr(api_client, method)(path)
+        assert response.status_code == 404
+        assert "Location" not in response
+        assert response["Content-Type"] == "application/problem+json"
+        assert response.json()["code"] == "not_found"
+
+
+def test_pages_keep_their_slash_redirect(client: Client) -> None:
+    response = client.get("/accounts/login")
+    assert response.status_code == 301
+    assert response["Location"] == "/accounts/login/"
+
+
+def test_the_api_over_plain_http_is_refused_not_redirected(
+    api_client: APIClient, merchant: Merchant, settings
+) -> None:
+    settings.SECURE_SSL_REDIRECT = True
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+    plain = api_client.post(
+        "/api/v1/gift-cards/", {"amount": 700, "currency": "EUR"}, format="json"
+    )
+    assert plain.status_code == 403
+    assert "Location" not in plain
+    assert plain.json()["code"] == "https_required"
+    assert not GiftCard.objects.exists()
+
+    secure = api_client.post(
+        "/api/v1/gift-cards/",
+        {"amount": 700, "currency": "EUR"},
+        format="json",
+        HTTP_X_FORWARDED_PROTO="https",
+    )
+    assert secure.status_code == 201
+    assert Client().get("/accounts/login/").status_code == 301
