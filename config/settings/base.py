@@ -143,6 +143,15 @@ DATABASES = {
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # SQLite has one writer at a time. A transaction that starts as a reader and then
+    # writes cannot wait for the lock (SQLite would deadlock) and fails at once with
+    # "database is locked"; an IMMEDIATE one takes the write lock when it begins, and
+    # every statement waits up to the timeout for it. Parallel redemptions queue rather
+    # than fail.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"transaction_mode": "IMMEDIATE", "timeout": 20}
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 # The redemption path's statements are prepared per connection (core.sql). Turn off
