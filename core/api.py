@@ -13,6 +13,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from core import outage
 from core.errors import ApplicationError
 
 logger = structlog.get_logger(__name__)
@@ -36,6 +37,15 @@ def size_text(size: int) -> str:
 
 def payload_too_large_detail(limit: int) -> str:
     return f"The request body is larger than the limit of {size_text(limit)}."
+
+
+# The problem for a database, cache or broker that cannot be reached (core.outage).
+UNAVAILABLE = {
+    "code": "service_unavailable",
+    "title": "Service unavailable",
+    "detail": "A service we depend on is not answering just now. Retry in a few seconds; "
+    "a POST retried with the same Idempotency-Key is never applied twice.",
+}
 
 
 _DRF_CODES = {
@@ -112,8 +122,14 @@ def _flatten_validation(detail: Any, prefix: str = "") -> list[dict[str, str]]:
 
 
 def _request_refusal(exc: Exception, request: Any) -> Response | None:
-    """Failures of the request itself that DRF does not know: each a problem with its own
-    status, never a 500."""
+    """Failures of the request itself, or of what serves it, that DRF does not know:
+    each a problem with its own status, never a 500."""
+    if outage.is_outage(exc):
+        outage.log_outage(exc)
+        body = problem(status_code=503, request=request, **UNAVAILABLE)
+        refusal = Response(body, status=503, content_type=PROBLEM_CONTENT_TYPE)
+        refusal["Retry-After"] = str(outage.RETRY_AFTER_SECONDS)
+        return refusal
     if isinstance(exc, RequestDataTooBig):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         body = problem(

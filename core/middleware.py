@@ -1,4 +1,5 @@
-"""Request-level middleware: request ids, request body limits, the API's addresses."""
+"""Request-level middleware: request ids, body limits, the API's addresses, and 503s
+while a backing service is away."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.urls import is_valid_path
 
+from core import outage
 from core.api import is_api_request
 from core.net import client_ip
 
@@ -120,3 +122,25 @@ class ApiAddressMiddleware:
                 request.path_info = f"{path}/"
                 request.path = f"{request.path}/"
         return self.get_response(request)
+
+
+class ServiceUnavailableMiddleware:
+    """A view that fails because the database, cache or broker cannot be reached answers
+    503 with ``Retry-After`` (problem+json for the API, a page for people), logged as one
+    line. DRF views answer the same from ``core.api``; failures inside other middleware
+    reach ``core.views.server_error``, which answers the same too.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not outage.is_outage(exception):
+            return None
+        outage.log_outage(exception)
+        from core.views import service_unavailable
+
+        return service_unavailable(request)

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
+from django.template import loader
 from django.templatetags.static import static
 from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from core.api import is_api_request, payload_too_large_detail, problem_response
+from core import outage
+from core.api import UNAVAILABLE, is_api_request, payload_too_large_detail, problem_response
 from core.health import readiness
 
 
@@ -105,6 +110,10 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    # Django calls this while handling the exception, so it is still at hand here: a
+    # database or cache that went away while a middleware used it is a 503, not a 500.
+    if outage.is_outage(sys.exc_info()[1]):
+        return service_unavailable(request)
     if is_api_request(request):
         return problem_response(
             request,
@@ -114,10 +123,24 @@ def server_error(request: HttpRequest) -> HttpResponse:
             detail="Something went wrong on our side; it has been logged.",
         )
     # No context processors here: the failure may be in one of them.
-    from django.template import loader
-
     template = loader.get_template("core/500.html")
     return HttpResponse(template.render({}), status=500)
+
+
+def service_unavailable(request: HttpRequest) -> HttpResponse:
+    """503 while the database, cache or broker cannot be reached: problem+json for the
+    API, a page for people; both say when to try again."""
+    response: HttpResponse
+    if is_api_request(request):
+        response = problem_response(request, status_code=503, **UNAVAILABLE)
+    else:
+        # Rendered without the request: every context processor may need the database.
+        template = loader.get_template("core/503.html")
+        context = {"platform_name": settings.PLATFORM_NAME}
+        response = HttpResponse(template.render(context), status=503)
+    response["Retry-After"] = str(outage.RETRY_AFTER_SECONDS)
+    add_never_cache_headers(response)
+    return response
 
 
 def payload_too_large(request: HttpRequest, *, limit: int) -> HttpResponse:

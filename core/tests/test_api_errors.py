@@ -6,7 +6,11 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, UnreadablePostError
+from django_redis.exceptions import ConnectionInterrupted
+from kombu.exceptions import OperationalError as BrokerUnavailable
+from redis.exceptions import ConnectionError as RedisConnectionError
 from rest_framework import exceptions, serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -30,6 +34,12 @@ class AmountInput(serializers.Serializer[Any]):
 
 
 FAILURES: dict[str, Exception] = {
+    "db_gone": OperationalError("server closed the connection unexpectedly"),
+    "db_interface": InterfaceError("connection already closed"),
+    "sqlite_locked": OperationalError("database is locked"),
+    "cache_gone": ConnectionInterrupted(connection=None),
+    "redis_gone": RedisConnectionError("Error 111 connecting to 127.0.0.1:6379."),
+    "broker_gone": BrokerUnavailable("[Errno 111] Connection refused"),
     "too_big": RequestDataTooBig("Request body exceeded settings.DATA_UPLOAD_MAX_MEMORY_SIZE."),
     "suspicious": SuspiciousOperation("odd"),
     "unreadable": UnreadablePostError("client went away"),
@@ -141,6 +151,17 @@ def test_openapi_schema_is_served(api_client: APIClient) -> None:
     response = APIClient().get("/api/v1/schema/", HTTP_ACCEPT="application/json")
     assert response.status_code == 200
     assert "/api/v1/merchant/" in response.json()["paths"]
+
+
+@pytest.mark.parametrize(
+    "mode", ["db_gone", "db_interface", "sqlite_locked", "cache_gone", "redis_gone", "broker_gone"]
+)
+def test_an_unreachable_backing_service_is_503_with_retry_after(mode: str) -> None:
+    response = call({"amount": 1}, mode=mode)
+    body = assert_problem(response, 503, "service_unavailable")
+    assert response["Retry-After"] == "5"
+    assert "Idempotency-Key" in body["detail"]
+    assert "127.0.0.1" not in str(body)
 
 
 def test_a_body_django_will_not_read_is_413() -> None:
