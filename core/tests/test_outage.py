@@ -111,6 +111,26 @@ def test_a_page_answers_a_friendly_503_when_the_database_is_away(
     assert not any("exception" in line for line in lines)
 
 
+@pytest.mark.django_db
+def test_a_signed_in_page_whose_session_cannot_load_answers_503(
+    owner, merchant: Merchant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The session is read by a middleware (the request log binds the user), before any
+    view: that failure reaches Django's 500 handler, which answers 503 too."""
+    browser = Client(raise_request_exception=False)
+    browser.force_login(owner)
+
+    def refuse() -> None:
+        raise OperationalError(REFUSED)
+
+    monkeypatch.setattr(connection, "ensure_connection", refuse)
+    response = browser.get(f"/m/{merchant.slug}/")
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == str(outage.RETRY_AFTER_SECONDS)
+    assert b"Back in a moment" in response.content
+
+
 def test_a_middleware_failing_on_the_database_gets_the_503_too() -> None:
     # Django calls handler500 while the exception raised by a middleware is handled.
     request = RequestFactory().get("/account/")
