@@ -78,18 +78,22 @@ class RequestBodyLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        from core import views
-
         declared = request.META.get("CONTENT_LENGTH") or ""
-        if not declared:
-            if "HTTP_TRANSFER_ENCODING" in request.META:
-                return views.length_required(request)
-            return self.get_response(request)
-        if not declared.isascii() or not declared.isdigit():
-            return views.bad_content_length(request)
-        limit = body_limit(request)
-        if int(declared) > limit:
-            return views.payload_too_large(request, limit=limit)
+        if declared.isascii() and declared.isdigit():
+            limit = body_limit(request)
+            if int(declared) <= limit:
+                return self.get_response(request)
+            from core.views import payload_too_large
+
+            return payload_too_large(request, limit=limit)
+        if declared:
+            from core.views import bad_content_length
+
+            return bad_content_length(request)
+        if "HTTP_TRANSFER_ENCODING" in request.META:
+            from core.views import length_required
+
+            return length_required(request)
         return self.get_response(request)
 
 
