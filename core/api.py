@@ -6,17 +6,47 @@ import math
 from typing import Any
 
 import structlog
-from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, JsonResponse
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
+from django.http import Http404, HttpRequest, JsonResponse, UnreadablePostError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from core import outage
 from core.errors import ApplicationError
 
 logger = structlog.get_logger(__name__)
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
+API_PREFIX = "/api/"
+
+
+def is_api_request(request: HttpRequest) -> bool:
+    """Whether ``request`` is for the REST API (answered in problem+json, never HTML)."""
+    return request.path_info.startswith(API_PREFIX)
+
+
+def size_text(size: int) -> str:
+    """A byte count as people read it: "2 MB", "512 KB", "1000 bytes"."""
+    for unit, factor in (("MB", 1024 * 1024), ("KB", 1024)):
+        if size >= factor and size % factor == 0:
+            return f"{size // factor} {unit}"
+    return f"{size} bytes"
+
+
+def payload_too_large_detail(limit: int) -> str:
+    return f"The request body is larger than the limit of {size_text(limit)}."
+
+
+# The problem for a database, cache or broker that cannot be reached (core.outage).
+UNAVAILABLE = {
+    "code": "service_unavailable",
+    "title": "Service unavailable",
+    "detail": "A service we depend on is not answering just now. Retry in a few seconds; "
+    "a POST retried with the same Idempotency-Key is never applied twice.",
+}
+
 
 _DRF_CODES = {
     exceptions.ParseError: ("malformed_request", "Malformed request"),
@@ -91,8 +121,44 @@ def _flatten_validation(detail: Any, prefix: str = "") -> list[dict[str, str]]:
     return errors
 
 
+def _request_refusal(exc: Exception, request: Any) -> Response | None:
+    """Failures of the request itself, or of what serves it, that DRF does not know:
+    each a problem with its own status, never a 500."""
+    if outage.is_outage(exc):
+        outage.log_outage(exc)
+        body = problem(status_code=503, request=request, **UNAVAILABLE)
+        refusal = Response(body, status=503, content_type=PROBLEM_CONTENT_TYPE)
+        refusal["Retry-After"] = str(outage.RETRY_AFTER_SECONDS)
+        return refusal
+    if isinstance(exc, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        body = problem(
+            status_code=413,
+            code="payload_too_large",
+            title="Request too large",
+            detail=payload_too_large_detail(limit),
+            request=request,
+            max_bytes=limit,
+        )
+        return Response(body, status=413, content_type=PROBLEM_CONTENT_TYPE)
+    if isinstance(exc, SuspiciousOperation | UnreadablePostError):
+        logger.info("api_bad_request", error=type(exc).__name__)
+        body = problem(
+            status_code=400,
+            code="bad_request",
+            title="Bad request",
+            detail="The request could not be understood.",
+            request=request,
+        )
+        return Response(body, status=400, content_type=PROBLEM_CONTENT_TYPE)
+    return None
+
+
 def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     request = context.get("request")
+    refused = _request_refusal(exc, request)
+    if refused is not None:
+        return refused
     if isinstance(exc, ApplicationError):
         body = problem(
             status_code=exc.status,
@@ -164,11 +230,24 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
 
 
 def problem_response(
-    request: HttpRequest, *, status_code: int, code: str, title: str, detail: str
+    request: HttpRequest,
+    *,
+    status_code: int,
+    code: str,
+    title: str,
+    detail: str,
+    **extra: Any,
 ) -> JsonResponse:
-    """problem+json outside DRF (Django's 404/500 handlers for ``/api/`` paths)."""
+    """problem+json outside DRF (middleware, Django's error handlers for ``/api/`` paths)."""
     return JsonResponse(
-        problem(status_code=status_code, code=code, title=title, detail=detail, request=request),
+        problem(
+            status_code=status_code,
+            code=code,
+            title=title,
+            detail=detail,
+            request=request,
+            **extra,
+        ),
         status=status_code,
         content_type=PROBLEM_CONTENT_TYPE,
     )

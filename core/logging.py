@@ -101,6 +101,16 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class ClientErrorFilter(logging.Filter):
+    """Drops Django's own line for a 4xx answer ("Forbidden (Permission denied): ...",
+    with the traceback of the refusal). A refusal is expected: django-structlog already
+    logs it as one ``request_finished`` line with its status, request id and user."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        status = getattr(record, "status_code", None)
+        return not (isinstance(status, int) and 400 <= status < 500)
+
+
 _SHARED_PROCESSORS: list[Any] = [
     structlog.contextvars.merge_contextvars,
     structlog.stdlib.add_logger_name,
@@ -119,7 +129,10 @@ def build_logging_config(*, level: str = "INFO", fmt: str = "json") -> dict[str,
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"redact": {"()": "core.logging.RedactingFilter"}},
+        "filters": {
+            "redact": {"()": "core.logging.RedactingFilter"},
+            "client_errors": {"()": "core.logging.ClientErrorFilter"},
+        },
         "formatters": {
             "structured": {
                 "()": structlog.stdlib.ProcessorFormatter,
@@ -144,6 +157,12 @@ def build_logging_config(*, level: str = "INFO", fmt: str = "json") -> dict[str,
         "loggers": {
             # Replace Django's default handlers so each event is logged once, as JSON.
             "django": {"handlers": ["console"], "level": level, "propagate": False},
+            "django.request": {
+                "handlers": ["console"],
+                "level": level,
+                "propagate": False,
+                "filters": ["client_errors"],
+            },
             "django.server": {"handlers": ["console"], "level": "ERROR", "propagate": False},
             "django.db.backends": {"level": "INFO"},
             "axes": {"level": "WARNING"},

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
+from django.template import loader
 from django.templatetags.static import static
 from django.urls import reverse
+from django.utils.cache import add_never_cache_headers
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from core.api import problem_response
+from core import outage
+from core.api import UNAVAILABLE, is_api_request, payload_too_large_detail, problem_response
 from core.health import readiness
 
 
@@ -63,15 +68,13 @@ def readyz(request: HttpRequest) -> JsonResponse:
     )
 
 
-def _is_api(request: HttpRequest) -> bool:
-    return request.path.startswith("/api/")
-
-
 def _error_page(
-    request: HttpRequest, *, status: int, code: str, title: str, detail: str
+    request: HttpRequest, *, status: int, code: str, title: str, detail: str, **extra: Any
 ) -> HttpResponse:
-    if _is_api(request):
-        return problem_response(request, status_code=status, code=code, title=title, detail=detail)
+    if is_api_request(request):
+        return problem_response(
+            request, status_code=status, code=code, title=title, detail=detail, **extra
+        )
     context: dict[str, Any] = {"status": status, "title": title, "detail": detail}
     return render(request, "core/error.html", context, status=status)
 
@@ -107,7 +110,11 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    if _is_api(request):
+    # Django calls this while handling the exception, so it is still at hand here: a
+    # database or cache that went away while a middleware used it is a 503, not a 500.
+    if outage.is_outage(sys.exc_info()[1]):
+        return service_unavailable(request)
+    if is_api_request(request):
         return problem_response(
             request,
             status_code=500,
@@ -116,10 +123,24 @@ def server_error(request: HttpRequest) -> HttpResponse:
             detail="Something went wrong on our side; it has been logged.",
         )
     # No context processors here: the failure may be in one of them.
-    from django.template import loader
-
     template = loader.get_template("core/500.html")
     return HttpResponse(template.render({}), status=500)
+
+
+def service_unavailable(request: HttpRequest) -> HttpResponse:
+    """503 while the database, cache or broker cannot be reached: problem+json for the
+    API, a page for people; both say when to try again."""
+    response: HttpResponse
+    if is_api_request(request):
+        response = problem_response(request, status_code=503, **UNAVAILABLE)
+    else:
+        # Rendered without the request: every context processor may need the database.
+        template = loader.get_template("core/503.html")
+        context = {"platform_name": settings.PLATFORM_NAME}
+        response = HttpResponse(template.render(context), status=503)
+    response["Retry-After"] = str(outage.RETRY_AFTER_SECONDS)
+    add_never_cache_headers(response)
+    return response
 
 
 def payload_too_large(request: HttpRequest, *, limit: int) -> HttpResponse:
@@ -128,5 +149,39 @@ def payload_too_large(request: HttpRequest, *, limit: int) -> HttpResponse:
         status=413,
         code="payload_too_large",
         title="Request too large",
-        detail=f"The request body is larger than the limit of {limit // (1024 * 1024)} MB.",
+        detail=payload_too_large_detail(limit),
+        max_bytes=limit,
+    )
+
+
+def length_required(request: HttpRequest) -> HttpResponse:
+    return _error_page(
+        request,
+        status=411,
+        code="length_required",
+        title="Length required",
+        detail="A request body needs a Content-Length header; chunked bodies are not accepted.",
+    )
+
+
+def bad_content_length(request: HttpRequest) -> HttpResponse:
+    return _error_page(
+        request,
+        status=400,
+        code="bad_request",
+        title="Bad request",
+        detail="The Content-Length header is not a number of bytes.",
+    )
+
+
+def https_required(request: HttpRequest) -> HttpResponse:
+    """The API over plain HTTP, where HTTPS is required: refused rather than redirected,
+    since a client following a redirect sends a POST again as a GET."""
+    return problem_response(
+        request,
+        status_code=403,
+        code="https_required",
+        title="HTTPS required",
+        detail="The API answers over HTTPS only. Send the request to the https:// address; "
+        "any API key it carried has travelled in clear text and should be rotated.",
     )

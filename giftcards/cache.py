@@ -59,7 +59,10 @@ def invalidate_card_on_commit(merchant_id: int, public_id: str) -> None:
         pipe.set(cache.make_key(version), time.time_ns())
         pipe.execute()
 
-    transaction.on_commit(invalidate)
+    # Robust: the change has committed, so a cache that is away now must not turn the
+    # answer into an error (a client would retry a redemption that went through). The
+    # entries it could not forget expire within their TTL.
+    transaction.on_commit(invalidate, robust=True)
 
 
 def _redis_client() -> Any:

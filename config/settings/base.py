@@ -107,8 +107,11 @@ MIDDLEWARE = [
     "core.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "core.middleware.RequestBodyLimitMiddleware",
+    # Before the refusals below, so a browser client can read them too.
     "corsheaders.middleware.CorsMiddleware",
+    "core.middleware.RequestBodyLimitMiddleware",
+    "core.middleware.ApiAddressMiddleware",
+    "core.middleware.ServiceUnavailableMiddleware",
     "django.middleware.gzip.GZipMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -147,6 +150,15 @@ DATABASES = {
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # SQLite has one writer at a time. A transaction that starts as a reader and then
+    # writes cannot wait for the lock (SQLite would deadlock) and fails at once with
+    # "database is locked"; an IMMEDIATE one takes the write lock when it begins, and
+    # every statement waits up to the timeout for it. Parallel redemptions queue rather
+    # than fail.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"transaction_mode": "IMMEDIATE", "timeout": 20}
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 # The redemption path's statements are prepared per connection (core.sql). Turn off
@@ -352,9 +364,15 @@ STORAGES = {
 }
 
 # --- Request limits, security headers, CORS ----------------------------------------
+# core.middleware.RequestBodyLimitMiddleware answers 413 above these, before reading:
+# a body read into memory (every API request, any non-multipart form) is capped at
+# DATA_UPLOAD_MAX_MEMORY_SIZE; only multipart uploads to pages (product images, bulk
+# CSVs, each with its own smaller limit per file) may reach MAX_REQUEST_BODY_BYTES.
 MAX_REQUEST_BODY_BYTES = env.int("MAX_REQUEST_BODY_BYTES", default=10 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# The API is refused over plain HTTP rather than redirected (core.middleware).
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^api/"]
 
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
@@ -489,7 +507,8 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["merchants.api.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["merchants.tenancy.HasMerchantScope"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # DRF's JSON parser with a nesting limit (core.parsers).
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.api.problem_exception_handler",
     "UNAUTHENTICATED_USER": None,

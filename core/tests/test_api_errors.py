@@ -5,7 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.http import Http404
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.db import InterfaceError, OperationalError
+from django.http import Http404, UnreadablePostError
+from django_redis.exceptions import ConnectionInterrupted
+from kombu.exceptions import OperationalError as BrokerUnavailable
+from redis.exceptions import ConnectionError as RedisConnectionError
 from rest_framework import exceptions, serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -28,6 +33,19 @@ class AmountInput(serializers.Serializer[Any]):
     lines = serializers.ListField(child=serializers.DictField(), required=False)
 
 
+FAILURES: dict[str, Exception] = {
+    "db_gone": OperationalError("server closed the connection unexpectedly"),
+    "db_interface": InterfaceError("connection already closed"),
+    "sqlite_locked": OperationalError("database is locked"),
+    "cache_gone": ConnectionInterrupted(connection=None),
+    "redis_gone": RedisConnectionError("Error 111 connecting to 127.0.0.1:6379."),
+    "broker_gone": BrokerUnavailable("[Errno 111] Connection refused"),
+    "too_big": RequestDataTooBig("Request body exceeded settings.DATA_UPLOAD_MAX_MEMORY_SIZE."),
+    "suspicious": SuspiciousOperation("odd"),
+    "unreadable": UnreadablePostError("client went away"),
+}
+
+
 class Probe(APIView):
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
@@ -42,6 +60,8 @@ class Probe(APIView):
             raise Http404
         if mode == "throttled":
             raise exceptions.Throttled(wait=2.2)
+        if mode in FAILURES:
+            raise FAILURES[mode]
         AmountInput(data=request.data).is_valid(raise_exception=True)
         return Response({"ok": True})
 
@@ -131,3 +151,24 @@ def test_openapi_schema_is_served(api_client: APIClient) -> None:
     response = APIClient().get("/api/v1/schema/", HTTP_ACCEPT="application/json")
     assert response.status_code == 200
     assert "/api/v1/merchant/" in response.json()["paths"]
+
+
+@pytest.mark.parametrize(
+    "mode", ["db_gone", "db_interface", "sqlite_locked", "cache_gone", "redis_gone", "broker_gone"]
+)
+def test_an_unreachable_backing_service_is_503_with_retry_after(mode: str) -> None:
+    response = call({"amount": 1}, mode=mode)
+    body = assert_problem(response, 503, "service_unavailable")
+    assert response["Retry-After"] == "5"
+    assert "Idempotency-Key" in body["detail"]
+    assert "127.0.0.1" not in str(body)
+
+
+def test_a_body_django_will_not_read_is_413() -> None:
+    body = assert_problem(call({"amount": 1}, mode="too_big"), 413, "payload_too_large")
+    assert body["max_bytes"] == 2 * 1024 * 1024
+
+
+@pytest.mark.parametrize("mode", ["suspicious", "unreadable"])
+def test_a_request_django_refuses_to_read_is_400(mode: str) -> None:
+    assert_problem(call({"amount": 1}, mode=mode), 400, "bad_request")

@@ -150,3 +150,56 @@ def test_invitation_links_are_masked_but_not_the_accept_path() -> None:
     assert "PCuhhcvOTSinB1aBg" not in masked
     assert "eyJpIjoiaW52XzEifQ" not in masked
     assert "/invitations/accept/inv_01abc/" in masked
+
+
+def _capture_request_lines() -> tuple[io.StringIO, logging.Handler, list[logging.Logger]]:
+    stream, handler = _capture_root_output()
+    # Django's own loggers do not propagate to the root; listen where they write.
+    loggers = [logging.getLogger("django"), logging.getLogger("django.request")]
+    for logger in loggers:
+        logger.addHandler(handler)
+    return stream, handler, [logging.getLogger(), *loggers]
+
+
+@pytest.mark.django_db
+def test_expected_refusals_log_one_line_without_a_traceback(
+    client: Client, clerk, merchant, other_merchant, api_client, settings
+) -> None:
+    from rest_framework.test import APIClient
+
+    from merchants.services import api_key_create
+
+    client.force_login(clerk)
+    read_only = APIClient()
+    key = api_key_create(merchant=merchant, name="read", scopes=["cards:read"]).plaintext
+    read_only.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    settings.GIFTCARD_LOOKUP_FAILURES_PER_CLIENT = 0
+    cases = [
+        # A page refusing a clerk raises PermissionDenied; Django logged its traceback.
+        (403, lambda: client.get("/m/bluebird/team/")),
+        (404, lambda: client.get("/m/other-shop/")),
+        (404, lambda: api_client.get("/api/v1/gift-cards/gc_nope/")),
+        (401, lambda: APIClient().get("/api/v1/gift-cards/")),
+        (403, lambda: read_only.post("/api/v1/gift-cards/", {"amount": 1}, format="json")),
+        (
+            429,
+            lambda: api_client.post(
+                "/api/v1/gift-cards/lookup/", {"code": "0000-0000-0000-0000"}, format="json"
+            ),
+        ),
+    ]
+    for status, send in cases:
+        stream, handler, loggers = _capture_request_lines()
+        try:
+            response = send()
+        finally:
+            for logger in loggers:
+                logger.removeHandler(handler)
+        assert response.status_code == status
+        lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+        answered = [line for line in lines if line["event"] != "request_started"]
+        assert [(line["event"], line["level"]) for line in answered] == [
+            ("request_finished", "warning")
+        ], answered
+        assert answered[0]["code"] == status
+        assert "Traceback" not in stream.getvalue()
