@@ -8,8 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.db import transaction
-from django.http import HttpRequest, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 
 from communications import admin_push  # noqa: F401  (registers PushSubscription)
@@ -19,7 +18,8 @@ from communications.models import (
     CommunicationLog,
     CommunicationSettings,
 )
-from communications.selectors import communication_settings, forget_settings
+from communications.selectors import communication_settings, settings_history
+from communications.services import settings_update
 from core.admin import ReadOnlyAdmin
 
 
@@ -90,13 +90,20 @@ class CommunicationSettingsAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        context = {"settings_history": settings_history(), **(extra_context or {})}
+        return super().change_view(request, object_id, form_url, context)
+
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        obj.updated_by = request.user
-        super().save_model(request, obj, form, change)
-        forget_settings()
-        # Again once the admin's transaction commits: a message sent in between must not
-        # have cached the old switches for the next five minutes.
-        transaction.on_commit(forget_settings)
+        # The service saves, records old -> new and drops every process's cached copy.
+        changed = {name: form.cleaned_data[name] for name in form.changed_data}
+        settings_update(actor=request.user, **changed)  # type: ignore[arg-type]
 
 
 @admin.register(CommunicationLog)

@@ -280,6 +280,22 @@ class TemplateVersion(models.Model):
         return f"{self.template} v{self.number}"
 
 
+class CommunicationSettingsChange(models.Model):
+    """One save of the communication settings: each field that changed, old -> new."""
+
+    changes = models.JSONField(help_text="{field name: [old value, new value]}")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+
+    def __str__(self) -> str:
+        return f"Settings changed: {', '.join(self.changes)}"
+
+
 class MessageStatus(models.TextChoices):
     QUEUED = "queued", "Queued"
     SENT = "sent", "Sent"

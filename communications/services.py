@@ -41,6 +41,7 @@ from communications.models import (
     Channel,
     CommunicationLog,
     CommunicationSettings,
+    CommunicationSettingsChange,
     CommunicationTemplate,
     Event,
     MessageStatus,
@@ -548,7 +549,24 @@ def settings_update(*, actor: User | None, **changes: Any) -> CommunicationSetti
         setattr(conf, name, value)
     conf.updated_by = actor
     conf.full_clean()
-    conf.save()
+    _save_with_history(conf, actor=actor)
     transaction.on_commit(forget_settings)
     forget_settings()
     return conf
+
+
+def _save_with_history(conf: CommunicationSettings, *, actor: User | None) -> None:
+    """Save the settings and, in the same transaction, each value that changed: old -> new
+    (the settings page shows them)."""
+    stored = dict(CommunicationSettings.objects.filter(pk=conf.pk).values().first() or {})
+    changes = {
+        field.name: [stored.get(field.attname), getattr(conf, field.attname)]
+        for field in CommunicationSettings._meta.concrete_fields
+        if field.editable
+        and field.name not in ("id", "updated_by")
+        and stored.get(field.attname) != getattr(conf, field.attname)
+    }
+    with transaction.atomic():
+        conf.save()
+        if changes:
+            CommunicationSettingsChange.objects.create(changes=changes, actor=actor)

@@ -1,6 +1,7 @@
 """A platform admin controls messaging from the admin in a real browser (CM-1, CM-4): turns
-SMS off and on, edits a message with the live preview, and rolls it back. Every admin
-page on the way passes axe-core and shows no console or CSP error."""
+SMS off and on and reads the change in the settings history, edits a message with the
+live preview, and rolls it back. Every admin page on the way passes axe-core and shows no
+console or CSP error."""
 
 from __future__ import annotations
 
@@ -43,6 +44,10 @@ def test_an_admin_switches_sms_off_edits_a_message_with_preview_and_rolls_back(
     site.submit(page.get_by_role("button", name="Save", exact=True))
     expect(page.get_by_text("was changed successfully")).to_be_visible()
     assert communication_settings().sms_enabled is False
+    history = page.locator("#settings-history")
+    expect(
+        history.get_by_role("row", name=re.compile(r"root@example\.com Sms enabled on off"))
+    ).to_be_visible()
     [log] = send(
         Event.OTP_CODE,
         Recipient(phone="+447700900123"),
