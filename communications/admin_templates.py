@@ -3,8 +3,9 @@ and rollback to any version.
 
 A template's change page is the editor: it shows the active text, and saving makes a new
 version that becomes active at once (``communications.template_services``). A text that
-does not render with the template's sample data is refused with the part and the reason,
-and nothing is saved. The preview renders the text being typed (htmx posts the form as
+does not render with the template's sample data, or with a variable it uses empty or not
+given, or past the channel's limits, is refused with the part and the reason, and
+nothing is saved. The preview renders the text being typed (htmx posts the form as
 it changes; without JavaScript the "Preview" button does the same) and never saves.
 
 The HTML part of an email is previewed in a sandboxed frame served by its own view, with
@@ -32,7 +33,7 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST
 
 from communications.models import Channel, CommunicationTemplate, TemplateVersion
-from communications.rendering import ALLOWED_FILTERS, Rendered
+from communications.rendering import ALLOWED_FILTERS, MAX_SOURCE_CHARS, Rendered
 from communications.template_services import (
     TemplateRefused,
     template_preview,
@@ -73,6 +74,7 @@ class TemplateTextForm(forms.Form):
     )
     body_text = forms.CharField(
         label="Text body",
+        max_length=MAX_SOURCE_CHARS,
         strip=False,
         widget=forms.Textarea(attrs={"rows": 12, "cols": 80, "spellcheck": "true"}),
         help_text="What SMS and push show, and the plain-text part of an email.",
@@ -80,6 +82,7 @@ class TemplateTextForm(forms.Form):
     body_html = forms.CharField(
         label="HTML body",
         required=False,
+        max_length=MAX_SOURCE_CHARS,
         strip=False,
         widget=forms.Textarea(attrs={"rows": 12, "cols": 80, "spellcheck": "false"}),
         help_text="Optional. Variables are always escaped here; leave empty for text-only email.",
@@ -256,6 +259,10 @@ class CommunicationTemplateAdmin(admin.ModelAdmin):
                 try:
                     rendered = template_preview(template=template, **initial)
                 except TemplateRefused as exc:
+                    # A text saved before today's rules: shown with why it fails, bound so
+                    # that the reason can sit on its field.
+                    form = TemplateTextForm(initial, initial=initial, template=template)
+                    form.is_valid()
                     form.add_refusal(exc)
                     rendered = None
         if not can_edit:

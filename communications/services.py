@@ -46,7 +46,7 @@ from communications.models import (
     Event,
     MessageStatus,
 )
-from communications.rendering import TemplateProblem, render
+from communications.rendering import LIMITS, TemplateProblem, render
 from communications.selectors import communication_settings, template_for
 from merchants.models import Merchant
 
@@ -276,6 +276,7 @@ def _send_one(
             html=version.body_html,
             context={"site_name": settings.PLATFORM_NAME, **context},
             declared=list(template.variables),
+            limits=LIMITS[template.channel],
         )
     except TemplateProblem as exc:
         return _log(

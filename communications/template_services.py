@@ -2,8 +2,9 @@
 
 A version is saved only when every part parses, uses no ``include``/``import``/
 ``extends``/``from``/``autoescape`` tag, names only the template's declared variables,
-uses only the allowed filters (never ``safe``), and renders with the template's sample
-data: what is saved can always be sent (``communications.rendering`` says why). Templates are read
+uses only the allowed filters (never ``safe``), and renders within the channel's limits
+with the template's sample data and with each variable it uses empty and not given: what
+is saved can always be sent (``communications.rendering`` says why). Templates are read
 from the database on every message (no cache), so the next message uses the version
 that is active once the transaction commits.
 """
@@ -19,7 +20,7 @@ from django.db.models import Max
 
 from accounts.models import User
 from communications.models import Channel, CommunicationTemplate, TemplateVersion
-from communications.rendering import Rendered, TemplateProblem, check, render, render_one
+from communications.rendering import LIMITS, Rendered, TemplateProblem, trial_render
 from core.errors import UnprocessableError
 
 logger = structlog.get_logger(__name__)
@@ -30,6 +31,8 @@ PARTS: tuple[tuple[str, str, bool], ...] = (
     ("body_text", "Text body", False),
     ("body_html", "HTML body", True),
 )
+# The variables ``send`` itself fills, never empty.
+ALWAYS_GIVEN = frozenset({"site_name"})
 
 
 class TemplateRefused(UnprocessableError):
@@ -52,7 +55,9 @@ def template_preview(
     *, template: CommunicationTemplate, subject: str, body_text: str, body_html: str
 ) -> Rendered:
     """Render a candidate text with the template's sample data, without saving anything.
-    Raises ``TemplateRefused`` (naming the part) for anything ``send`` could not render."""
+    Each part is also rendered with every variable it uses empty and not given. Raises
+    ``TemplateRefused`` (naming the part and the case) for anything ``send`` could not
+    render."""
     sources = {"subject": subject, "body_text": body_text, "body_html": body_html}
     if not body_text.strip():
         raise TemplateRefused("Text body: a message needs a text body.", field="body_text")
@@ -63,21 +68,24 @@ def template_preview(
     if template.channel == Channel.EMAIL and not subject.strip():
         raise TemplateRefused("Subject: an email needs a subject.", field="subject")
     declared = [str(name) for name in template.variables]
-    context = sample_context(template)
-    visible = {name: context[name] for name in declared if name in context}
+    limits = LIMITS[template.channel]
+    caps = {"subject": limits.subject, "body_text": limits.text, "body_html": limits.html}
+    shown: dict[str, str] = {}
     for name, label, html in PARTS:
         try:
-            check(sources[name], declared=declared, html=html, field=label)
-            # The trial render finds what parsing cannot: a sample value missing, a
-            # filter refusing its input, the sandbox refusing an attribute.
-            render_one(sources[name], visible, html=html)
+            shown[name] = trial_render(
+                sources[name],
+                sample=sample_context(template),
+                declared=declared,
+                vary=set(declared) - ALWAYS_GIVEN,
+                html=html,
+                field=label,
+                limit=caps[name],
+            )
         except TemplateProblem as exc:
-            message = str(exc)
-            if not message.startswith(label):
-                message = f"{label}: {message} (with the sample data)"
-            raise TemplateRefused(message, field=name) from exc
-    return render(
-        subject=subject, text=body_text, html=body_html, context=context, declared=declared
+            raise TemplateRefused(str(exc), field=name) from None
+    return Rendered(
+        subject=" ".join(shown["subject"].split()), text=shown["body_text"], html=shown["body_html"]
     )
 
 

@@ -115,6 +115,25 @@ def test_the_live_preview_renders_the_typed_text_and_saves_nothing(
         ({"body_text": "{{ user_email|truncate(1) }}"}, "could not be rendered"),
         ({"body_text": "{{ 1 // 0 }}"}, "could not be rendered"),
         ({"subject": ""}, "This field is required"),
+        # As measured in the editor: each was a 500, a 100 MB page, or failed at send.
+        ({"body_text": "{{ 1/0 }}"}, "could not be rendered: division by zero"),
+        (
+            {"body_text": "{% for i in range(100000000) %}x{% endfor %}"},
+            "unknown variable(s) range",
+        ),
+        ({"body_html": "{{ 'a' * 100000000 }}"}, "repeats a text or a list past 262,144"),
+        (
+            {"body_text": "{{ password_reset_url[3] }}"},
+            "str object has no element 3 (when password_reset_url is empty)",
+        ),
+        ({"body_text": "{{ " + "(" * 5000 + "1" + ")" * 5000 + " }}"}, "nests too deeply"),
+        ({"body_text": "{{ " + "9" * 5000 + " }}"}, "holds a number too long"),
+        (
+            {"subject": "{% macro m(s) %}{{ m(s ~ s) }}{% endmacro %}{{ m(user_email) }}"},
+            "longer than",
+        ),
+        ({"subject": "{{ user_email * 100 }}"}, "longer than 998 characters"),
+        ({"body_text": "x" * 100_001}, "at most 100000 characters"),
     ],
 )
 def test_a_template_that_does_not_render_is_refused_and_nothing_changes(
@@ -132,6 +151,7 @@ def test_a_template_that_does_not_render_is_refused_and_nothing_changes(
     html = saved.content.decode()
     assert message in html
     assert "Nothing was saved" in html
+    assert len(html) < 400_000  # the text itself, the reason, and nothing built from it
     assert snapshot(reset_email) == before
 
 
@@ -297,3 +317,36 @@ def test_inline_images_are_shown_as_a_placeholder_in_the_preview(admin_client: C
     framed = admin_client.get(frame.group(1)).content.decode()
     assert "cid:" not in framed
     assert 'src="data:image/svg+xml;base64,' in framed
+
+
+# --- A huge text saved by an older release ------------------------------------------
+
+
+def test_the_editor_of_a_text_that_would_be_huge_stays_small_and_can_roll_back(
+    admin_client: Client, reset_email: CommunicationTemplate
+) -> None:
+    # As an older release saved and activated it: every email would have been 100 MB.
+    assert reset_email.active_version is not None
+    huge = TemplateVersion.objects.create(
+        template=reset_email,
+        number=2,
+        subject=reset_email.active_version.subject,
+        body_text="{{ 'a' * 100000000 }}",
+    )
+    reset_email.active_version = huge
+    reset_email.save(update_fields=["active_version"])
+
+    page = admin_client.get(editor_url(reset_email))
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert len(html) < 200_000
+    assert "repeats a text or a list past 262,144" in html
+    assert "Roll back to v1" in html
+    rolled_back = admin_client.post(
+        reverse("admin:communications_communicationtemplate_activate", args=[reset_email.pk, 1])
+    )
+    assert rolled_back.status_code == 302
+    reset_email.refresh_from_db()
+    assert reset_email.active_version is not None
+    assert reset_email.active_version.number == 1
