@@ -280,6 +280,41 @@ class TemplateVersion(models.Model):
         return f"{self.template} v{self.number}"
 
 
+class ActivationKind(models.TextChoices):
+    PUBLISHED = "published", "Published"
+    ROLLED_BACK = "rolled_back", "Rolled back"
+    ACTIVATED = "activated", "Activated"
+
+
+class TemplateActivation(models.Model):
+    """Each time a version became its template's active text: which, who and when.
+
+    The history the editor shows, and the order in which ``send`` looks for the last
+    good version when the active one fails to render."""
+
+    template = models.ForeignKey(
+        CommunicationTemplate, on_delete=models.CASCADE, related_name="activations"
+    )
+    version = models.ForeignKey(
+        TemplateVersion, on_delete=models.CASCADE, related_name="activations"
+    )
+    previous = models.ForeignKey(
+        TemplateVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    kind = models.CharField(max_length=16, choices=ActivationKind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        indexes = [models.Index(fields=["template", "-created_at"], name="template_activation")]
+
+    def __str__(self) -> str:
+        return f"{self.template} v{self.version.number}: {self.get_kind_display()}"
+
+
 class CommunicationSettingsChange(models.Model):
     """One save of the communication settings: each field that changed, old -> new."""
 

@@ -46,8 +46,9 @@ from communications.models import (
     Event,
     MessageStatus,
 )
-from communications.rendering import LIMITS, TemplateProblem, render
+from communications.rendering import TemplateProblem
 from communications.selectors import communication_settings, template_for
+from communications.template_selectors import template_text_for_send
 from merchants.models import Merchant
 
 logger = structlog.get_logger(__name__)
@@ -107,6 +108,7 @@ def _log(
     reason: str = "",
     error: str = "",
     template: CommunicationTemplate | None = None,
+    template_version: int | None = None,
     user: User | None = None,
     merchant: Merchant | None = None,
     payload: str = "",
@@ -120,9 +122,7 @@ def _log(
         recipient_masked=masking.mask(channel, address) if address else "(none)",
         recipient_digest=masking.digest(channel, address) if address else "",
         template=template,
-        template_version=(
-            template.active_version.number if template and template.active_version else None
-        ),
+        template_version=template_version,
         status=status,
         reason=reason[:300],
         error=error,
@@ -268,15 +268,10 @@ def _send_one(
             reason="no active template",
             error=f"No template for {event} by {channel}.",
         )
-    version = template.active_version
     try:
-        rendered = render(
-            subject=version.subject,
-            text=version.body_text,
-            html=version.body_html,
-            context={"site_name": settings.PLATFORM_NAME, **context},
-            declared=list(template.variables),
-            limits=LIMITS[template.channel],
+        # The active version, or the last good one when it fails (the note says so).
+        text = template_text_for_send(
+            template=template, context={"site_name": settings.PLATFORM_NAME, **context}
         )
     except TemplateProblem as exc:
         return _log(
@@ -287,7 +282,11 @@ def _send_one(
             reason="template error",
             error=str(exc),
             template=template,
+            template_version=template.active_version.number,
         )
+    if text.note:
+        reason = f"{reason}; {text.note}" if reason else text.note
+    rendered = text.rendered
     message: dict[str, Any] = {
         "to": address,
         "subject": rendered.subject,
@@ -311,7 +310,8 @@ def _send_one(
         address=address,
         status=MessageStatus.QUEUED,
         reason=reason,
-        template=template,
+        template=text.template,
+        template_version=text.version,
         payload=payload,
         deferred_until=deferral.until if deferral else None,
     )

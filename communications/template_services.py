@@ -7,6 +7,10 @@ with the template's sample data and with each variable it uses empty and not giv
 is saved can always be sent (``communications.rendering`` says why). Templates are read
 from the database on every message (no cache), so the next message uses the version
 that is active once the transaction commits.
+
+Every activation (saving, a rollback, activating a later version) is recorded with who
+and when (``TemplateActivation``): the order in which ``send`` looks for the last good
+version.
 """
 
 from __future__ import annotations
@@ -19,7 +23,13 @@ from django.db import transaction
 from django.db.models import Max
 
 from accounts.models import User
-from communications.models import Channel, CommunicationTemplate, TemplateVersion
+from communications.models import (
+    ActivationKind,
+    Channel,
+    CommunicationTemplate,
+    TemplateActivation,
+    TemplateVersion,
+)
 from communications.rendering import LIMITS, Rendered, TemplateProblem, trial_render
 from core.errors import UnprocessableError
 
@@ -94,6 +104,21 @@ def _locked_template(template_id: int) -> CommunicationTemplate:
     return CommunicationTemplate.objects.select_for_update().get(pk=template_id)
 
 
+def _activate(
+    template: CommunicationTemplate, version: TemplateVersion, *, kind: str, actor: User | None
+) -> None:
+    """Make ``version`` the active text of the locked ``template`` and record it."""
+    TemplateActivation.objects.create(
+        template=template,
+        version=version,
+        previous_id=template.active_version_id,
+        kind=kind,
+        actor=actor,
+    )
+    template.active_version = version
+    template.save(update_fields=["active_version", "updated_at"])
+
+
 def template_version_create(
     *,
     template: CommunicationTemplate,
@@ -117,8 +142,7 @@ def template_version_create(
             note=note,
             created_by=actor,
         )
-        locked.active_version = version
-        locked.save(update_fields=["active_version", "updated_at"])
+        _activate(locked, version, kind=ActivationKind.PUBLISHED, actor=actor)
     logger.info(
         "template_version_created",
         template_id=locked.pk,
@@ -141,12 +165,15 @@ def template_version_activate(*, version: TemplateVersion, actor: User | None) -
             body_text=current.body_text,
             body_html=current.body_html,
         )
-        locked.active_version = current
-        locked.save(update_fields=["active_version", "updated_at"])
+        active = locked.active_version
+        rolled_back = active is not None and current.number < active.number
+        kind = ActivationKind.ROLLED_BACK if rolled_back else ActivationKind.ACTIVATED
+        _activate(locked, current, kind=kind, actor=actor)
     logger.info(
         "template_version_activated",
         template_id=locked.pk,
         version=current.number,
+        kind=kind,
         actor_id=actor.pk if actor else None,
     )
     return current

@@ -154,10 +154,12 @@ def test_rendering_refuses_each_unsafe_construct_whenever_it_was_saved(
     assert reason in str(problem.value)
 
 
-def test_a_version_saved_before_the_rules_fails_to_send_and_is_logged(
+def test_a_version_saved_before_the_rules_is_not_sent_the_last_good_one_is(
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     template = gift_card_email()
+    shipped = template.active_version
+    assert shipped is not None
     version = saved_before_the_rules(
         template, body_html="<blockquote>{{ message|safe }}</blockquote>"
     )
@@ -166,26 +168,38 @@ def test_a_version_saved_before_the_rules_fails_to_send_and_is_logged(
         [log] = send(Event.GIFT_CARD_DELIVERED, ANA, CARD)
 
     log.refresh_from_db()
-    assert log.status == MessageStatus.FAILED
-    assert log.reason == "template error"
-    assert "'safe' filter is not allowed" in log.error
-    assert log.template_version == version.number
-    assert log.payload == ""
-    assert mail.outbox == []
+    assert log.status == MessageStatus.SENT
+    assert log.template_version == shipped.number
+    assert log.reason.startswith(f"sent with v{shipped.number}, the last good version: ")
+    assert f"v{version.number} did not render" in log.reason
+    assert "'safe' filter is not allowed" in log.reason
+    [email] = mail.outbox
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in email.alternatives[0][0]
 
 
-def test_a_template_error_on_a_later_render_is_a_failed_message_not_a_crash(
+def test_a_message_no_text_can_render_fails_and_is_logged(
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     template = gift_card_email()
-    saved_before_the_rules(template, body_html="{{ message|truncate(1) }}{{ 1 // 0 }}")
+    version = saved_before_the_rules(
+        template,
+        subject="A gift",
+        body_text="{{ message }}",
+        body_html="<p>{{ message }}{{ 1 // 0 }}</p>",
+    )
+    # Neither the earlier versions nor the shipped text render without these variables.
+    template.variables = ["site_name", "message"]
+    template.save(update_fields=["variables"])
 
     with django_capture_on_commit_callbacks(execute=True):
         [log] = send(Event.GIFT_CARD_DELIVERED, ANA, CARD)
 
     log.refresh_from_db()
     assert log.status == MessageStatus.FAILED
-    assert "could not be rendered" in log.error
+    assert log.reason == "template error"
+    assert "HTML body: could not be rendered: integer division or modulo by zero" in log.error
+    assert log.template_version == version.number
+    assert log.payload == ""
     assert mail.outbox == []
 
 
@@ -336,9 +350,15 @@ def test_the_system_email_as_first_shipped_is_upgraded_and_an_edited_one_fails()
     migration.forwards(apps, None)
     template.refresh_from_db()
     assert template.active_version == edited  # an admin's edit is left as they made it
-    logs = send(Event.SYSTEM_EMAIL, Recipient(email="ops@example.com"), context)
-    assert [(log.status, log.reason) for log in logs] == [(MessageStatus.FAILED, "template error")]
-    assert CommunicationLog.objects.filter(status=MessageStatus.FAILED).count() == 1
+    # The edit fails to render, and so does version 1 (the old text, active before): the
+    # message goes out with the text shipped today.
+    [log] = send(Event.SYSTEM_EMAIL, Recipient(email="ops@example.com"), context)
+    log.refresh_from_db()
+    assert log.status == MessageStatus.SENT
+    assert log.template_version is None
+    assert log.reason.startswith("sent with the shipped default text: v3 did not render")
+    assert mail.outbox[-1].alternatives[0][0] == "&lt;b&gt;x&lt;/b&gt;"
+    assert not CommunicationLog.objects.filter(status=MessageStatus.FAILED).exists()
 
 
 def test_a_render_error_never_quotes_a_value_of_the_message() -> None:
