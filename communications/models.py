@@ -265,6 +265,10 @@ class TemplateVersion(models.Model):
     body_text = models.TextField()
     body_html = models.TextField(blank=True)
     note = models.CharField(max_length=200, blank=True)
+    is_draft = models.BooleanField(
+        default=False,
+        help_text="Saved without being published: never sent until it is activated.",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -48,7 +48,7 @@ from communications.models import (
 )
 from communications.rendering import TemplateProblem
 from communications.selectors import communication_settings, template_for
-from communications.template_selectors import template_text_for_send
+from communications.template_selectors import MessageText, template_text_for_send
 from merchants.models import Merchant
 
 logger = structlog.get_logger(__name__)
@@ -185,18 +185,23 @@ def send(
     channels: Sequence[str] | None = None,
     merchant: Merchant | None = None,
     inline_images: Mapping[str, bytes] | None = None,
+    text: MessageText | None = None,
 ) -> list[CommunicationLog]:
     """Send ``event`` to ``recipient`` on each of ``channels``; one log row each.
 
     ``inline_images`` (content id -> PNG bytes) go with an email only, as parts its HTML
-    shows with ``<img src="cid:<content id>">``; the other channels leave them out."""
+    shows with ``<img src="cid:<content id>">``; the other channels leave them out.
+    ``text`` is a message already rendered (an admin's test of a text being edited), sent
+    instead of the event's template."""
     images = _checked_images(inline_images)
     conf = communication_settings()
     requested_channels = list(channels or DEFAULT_CHANNELS.get(event, (Channel.EMAIL,)))
     taken = {c for c in requested_channels if conf.is_enabled(c)}
     logs = []
     for requested in requested_channels:
-        logs.append(_send_one(conf, event, requested, recipient, context, taken, merchant, images))
+        logs.append(
+            _send_one(conf, event, requested, recipient, context, taken, merchant, images, text)
+        )
     return logs
 
 
@@ -220,6 +225,7 @@ def _send_one(
     taken: set[str],
     merchant: Merchant | None,
     inline_images: dict[str, bytes],
+    text: MessageText | None = None,
 ) -> CommunicationLog:
     common: dict[str, Any] = {
         "event": event,
@@ -258,32 +264,33 @@ def _send_one(
             status=MessageStatus.RATE_LIMITED,
             reason=limited,
         )
-    template = template_for(event=event, channel=channel)
-    if template is None or template.active_version is None:
-        return _log(
-            **common,
-            channel=channel,
-            address=address,
-            status=MessageStatus.FAILED,
-            reason="no active template",
-            error=f"No template for {event} by {channel}.",
-        )
-    try:
-        # The active version, or the last good one when it fails (the note says so).
-        text = template_text_for_send(
-            template=template, context={"site_name": settings.PLATFORM_NAME, **context}
-        )
-    except TemplateProblem as exc:
-        return _log(
-            **common,
-            channel=channel,
-            address=address,
-            status=MessageStatus.FAILED,
-            reason="template error",
-            error=str(exc),
-            template=template,
-            template_version=template.active_version.number,
-        )
+    if text is None:
+        template = template_for(event=event, channel=channel)
+        if template is None or template.active_version is None:
+            return _log(
+                **common,
+                channel=channel,
+                address=address,
+                status=MessageStatus.FAILED,
+                reason="no active template",
+                error=f"No template for {event} by {channel}.",
+            )
+        try:
+            # The active version, or the last good one when it fails (the note says so).
+            text = template_text_for_send(
+                template=template, context={"site_name": settings.PLATFORM_NAME, **context}
+            )
+        except TemplateProblem as exc:
+            return _log(
+                **common,
+                channel=channel,
+                address=address,
+                status=MessageStatus.FAILED,
+                reason="template error",
+                error=str(exc),
+                template=template,
+                template_version=template.active_version.number,
+            )
     if text.note:
         reason = f"{reason}; {text.note}" if reason else text.note
     rendered = text.rendered

@@ -1,9 +1,11 @@
-"""Reads of message templates (CM-4): the text a message goes out with.
+"""Reads of message templates (CM-4): the text a message goes out with, and the versions
+and history the editor shows.
 
 A message is rendered with its template's active version. When that version fails for
 this message (a value it did not expect, a limit), the message goes out with the last
 good text instead: the versions that were active before, most recent first, then the
-text the platform ships; the caller's log row says which and why.
+text the platform ships; the caller's log row says which and why. Drafts, never
+published, are never used.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
+from django.db.models import QuerySet
+from django.db.models.functions import Left
 
 from communications.defaults import DEFAULTS
 from communications.models import CommunicationTemplate, TemplateActivation, TemplateVersion
@@ -22,6 +26,7 @@ logger = structlog.get_logger(__name__)
 # How many earlier versions a message tries before the shipped text: each try is a
 # render, and a message must not wait on a long history.
 FALLBACK_VERSIONS = 3
+EXCERPT_CHARS = 160
 
 
 @dataclass(frozen=True)
@@ -30,7 +35,7 @@ class MessageText:
 
     rendered: Rendered
     template: CommunicationTemplate | None
-    # The version sent: None for the shipped text.
+    # The version sent: None for the shipped text or a text not saved (a test).
     version: int | None
     # Why the text is not the template's active version, for the message's log row.
     note: str = ""
@@ -145,3 +150,35 @@ def template_text_for_send(
 def _log_fallback(template: CommunicationTemplate, *, failed: int, used: str) -> None:
     # Numbers only: the failure's text stays on the message's log row.
     logger.warning("template_fallback", template_id=template.pk, failed_version=failed, used=used)
+
+
+def template_versions(*, template: CommunicationTemplate, limit: int = 100) -> QuerySet[Any]:
+    """The versions, newest first, with an excerpt of each body instead of the bodies."""
+    return (
+        template.versions.select_related("created_by")
+        .defer("body_text", "body_html")
+        .annotate(
+            text_excerpt=Left("body_text", EXCERPT_CHARS + 1),
+            html_excerpt=Left("body_html", EXCERPT_CHARS + 1),
+        )
+        .order_by("-number")[:limit]
+    )
+
+
+def template_history(
+    *, template: CommunicationTemplate, limit: int = 50
+) -> QuerySet[TemplateActivation]:
+    """Activations and rollbacks, newest first: which version, from which, who, when."""
+    return (
+        TemplateActivation.objects.filter(template=template)
+        .select_related("actor")
+        .only(
+            "kind",
+            "created_at",
+            "actor__email",
+            "version__number",
+            "previous__number",
+        )
+        .select_related("version", "previous")
+        .order_by("-created_at", "-id")[:limit]
+    )

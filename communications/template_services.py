@@ -1,4 +1,5 @@
-"""Writes to message templates (CM-4): save a new version, activate any version.
+"""Writes to message templates (CM-4): save a version (published or as a draft), activate
+any version, and send a test of a text being edited.
 
 A version is saved only when every part parses, uses no ``include``/``import``/
 ``extends``/``from``/``autoescape`` tag, names only the template's declared variables,
@@ -8,9 +9,10 @@ is saved can always be sent (``communications.rendering`` says why). Templates a
 from the database on every message (no cache), so the next message uses the version
 that is active once the transaction commits.
 
-Every activation (saving, a rollback, activating a later version) is recorded with who
-and when (``TemplateActivation``): the order in which ``send`` looks for the last good
-version.
+A draft is saved the same way but does not become the active text; activating it later
+publishes it. Every activation (publishing, a rollback, activating a draft or a later
+version) is recorded with who and when (``TemplateActivation``): the editor's history, and
+the order in which ``send`` looks for the last good version.
 """
 
 from __future__ import annotations
@@ -26,11 +28,15 @@ from accounts.models import User
 from communications.models import (
     ActivationKind,
     Channel,
+    CommunicationLog,
     CommunicationTemplate,
+    Event,
     TemplateActivation,
     TemplateVersion,
 )
 from communications.rendering import LIMITS, Rendered, TemplateProblem, trial_render
+from communications.services import Recipient, send
+from communications.template_selectors import MessageText
 from core.errors import UnprocessableError
 
 logger = structlog.get_logger(__name__)
@@ -115,6 +121,9 @@ def _activate(
         kind=kind,
         actor=actor,
     )
+    if version.is_draft:
+        version.is_draft = False
+        version.save(update_fields=["is_draft"])
     template.active_version = version
     template.save(update_fields=["active_version", "updated_at"])
 
@@ -127,8 +136,10 @@ def template_version_create(
     body_html: str,
     note: str,
     actor: User | None,
+    publish: bool = True,
 ) -> TemplateVersion:
-    """Save the text as the template's next version and make it the active one."""
+    """Save the text as the template's next version: the active one, or with
+    ``publish=False`` a draft that changes nothing that is sent."""
     with transaction.atomic():
         locked = _locked_template(template.pk)
         template_preview(template=locked, subject=subject, body_text=body_text, body_html=body_html)
@@ -140,22 +151,27 @@ def template_version_create(
             body_text=body_text,
             body_html=body_html,
             note=note,
+            is_draft=not publish,
             created_by=actor,
         )
-        _activate(locked, version, kind=ActivationKind.PUBLISHED, actor=actor)
+        if publish:
+            _activate(locked, version, kind=ActivationKind.PUBLISHED, actor=actor)
     logger.info(
         "template_version_created",
         template_id=locked.pk,
         version=version.number,
+        draft=not publish,
         actor_id=actor.pk if actor else None,
     )
-    template.active_version = version
+    if publish:
+        template.active_version = version
     return version
 
 
 def template_version_activate(*, version: TemplateVersion, actor: User | None) -> TemplateVersion:
-    """Make ``version`` the active text of its template (a rollback or a roll-forward).
-    The version must still render: its template's variables may have changed since."""
+    """Make ``version`` the active text of its template (a rollback, a roll-forward or a
+    draft published). The version must still render: its template's variables may have
+    changed since."""
     with transaction.atomic():
         locked = _locked_template(version.template_id)
         current = TemplateVersion.objects.get(pk=version.pk, template=locked)
@@ -166,8 +182,12 @@ def template_version_activate(*, version: TemplateVersion, actor: User | None) -
             body_html=current.body_html,
         )
         active = locked.active_version
-        rolled_back = active is not None and current.number < active.number
-        kind = ActivationKind.ROLLED_BACK if rolled_back else ActivationKind.ACTIVATED
+        if current.is_draft:
+            kind = ActivationKind.PUBLISHED
+        elif active is not None and current.number < active.number:
+            kind = ActivationKind.ROLLED_BACK
+        else:
+            kind = ActivationKind.ACTIVATED
         _activate(locked, current, kind=kind, actor=actor)
     logger.info(
         "template_version_activated",
@@ -177,3 +197,45 @@ def template_version_activate(*, version: TemplateVersion, actor: User | None) -
         actor_id=actor.pk if actor else None,
     )
     return current
+
+
+def template_test_send(
+    *,
+    template: CommunicationTemplate,
+    subject: str,
+    body_text: str,
+    body_html: str,
+    recipient: Recipient,
+    recipient_masked: str,
+    actor: User,
+) -> CommunicationLog:
+    """Send the text being edited, rendered with the sample data, to one address on the
+    template's channel, without saving it. It goes as a test message through the same
+    switches and limits as every message, and its log row says what it was."""
+    rendered = template_preview(
+        template=template, subject=subject, body_text=body_text, body_html=body_html
+    )
+    text = MessageText(
+        rendered=rendered,
+        template=template,
+        version=None,
+        note=f"test of the text being edited for {template}",
+    )
+    [log] = send(
+        Event.TEST_MESSAGE,
+        recipient,
+        sample_context(template),
+        channels=[template.channel],
+        text=text,
+    )
+    log.refresh_from_db()
+    logger.info(
+        "template_test_sent",
+        actor_id=actor.pk,
+        template_id=template.pk,
+        channel=template.channel,
+        recipient=recipient_masked,
+        log_id=log.pk,
+        status=log.status,
+    )
+    return log

@@ -123,6 +123,32 @@ def test_the_last_good_version_follows_the_history_not_the_numbers(
     assert mail.outbox[0].subject == "Ben sent you a €25.00 gift card for Bluebird"
 
 
+def test_a_draft_is_never_sent_in_place_of_a_failing_text(
+    django_capture_on_commit_callbacks: Any, editor: User
+) -> None:
+    template = gift_card_email()
+    shipped = template.active_version
+    assert shipped is not None
+    draft = template_version_create(
+        template=template,
+        subject="Draft subject",
+        body_text=shipped.body_text,
+        body_html=shipped.body_html,
+        note="",
+        actor=editor,
+        publish=False,
+    )
+    template.refresh_from_db()
+    assert template.active_version == shipped
+    saved_by_an_older_release(template, body_text="{{ message[3] }}")
+
+    log = send_gift(django_capture_on_commit_callbacks)
+
+    assert log.template_version == shipped.number
+    assert log.template_version != draft.number
+    assert mail.outbox[0].subject != "Draft subject"
+
+
 def test_the_shipped_text_is_used_when_no_earlier_version_renders(
     django_capture_on_commit_callbacks: Any,
 ) -> None:
