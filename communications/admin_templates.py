@@ -1,11 +1,15 @@
-"""Admin for message templates (CM-4): the editor with a live preview, the version history
-and rollback to any version.
+"""Admin for message templates (CM-4): the editor with a live preview, drafts, test
+messages, the versions with rollback to any of them, and the history of activations.
 
-A template's change page is the editor: it shows the active text, and saving makes a new
-version that becomes active at once (``communications.template_services``). A text that
-does not render with the template's sample data is refused with the part and the reason,
-and nothing is saved. The preview renders the text being typed (htmx posts the form as
-it changes; without JavaScript the "Preview" button does the same) and never saves.
+A template's change page is the editor: it shows the active text (or, with
+``?version=N``, any version, a draft say). "Save and publish" makes a new version that
+becomes active at once; "Save as draft" keeps a new version that sends nothing until it
+is activated (``communications.template_services``). A text that does not render with
+the template's sample data, or with a variable it uses empty or not given, or past the
+channel's limits, is refused with the part and the reason, and nothing is saved. The
+preview renders the text being typed (htmx posts the form as it changes; without
+JavaScript the "Preview" button does the same) and never saves; "Send a test message"
+sends that same text, rendered with the sample data, to one address.
 
 The HTML part of an email is previewed in a sandboxed frame served by its own view, with
 a policy that lets the email's own inline styles apply but runs no script, so admins see
@@ -31,11 +35,24 @@ from django.urls import URLPattern, path, reverse
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST
 
-from communications.models import Channel, CommunicationTemplate, TemplateVersion
-from communications.rendering import ALLOWED_FILTERS, Rendered
+from communications.admin_reports import OUTCOME_LEVELS, TEST_MESSAGE_PERMISSION
+from communications.forms_reports import TestTarget, test_target
+from communications.models import (
+    Channel,
+    CommunicationTemplate,
+    MessageStatus,
+    TemplateVersion,
+)
+from communications.rendering import ALLOWED_FILTERS, LIMITS, MAX_SOURCE_CHARS, Rendered
+from communications.template_selectors import (
+    EXCERPT_CHARS,
+    template_history,
+    template_versions,
+)
 from communications.template_services import (
     TemplateRefused,
     template_preview,
+    template_test_send,
     template_version_activate,
     template_version_create,
 )
@@ -73,6 +90,7 @@ class TemplateTextForm(forms.Form):
     )
     body_text = forms.CharField(
         label="Text body",
+        max_length=MAX_SOURCE_CHARS,
         strip=False,
         widget=forms.Textarea(attrs={"rows": 12, "cols": 80, "spellcheck": "true"}),
         help_text="What SMS and push show, and the plain-text part of an email.",
@@ -80,6 +98,7 @@ class TemplateTextForm(forms.Form):
     body_html = forms.CharField(
         label="HTML body",
         required=False,
+        max_length=MAX_SOURCE_CHARS,
         strip=False,
         widget=forms.Textarea(attrs={"rows": 12, "cols": 80, "spellcheck": "false"}),
         help_text="Optional. Variables are always escaped here; leave empty for text-only email.",
@@ -125,6 +144,41 @@ class TemplateTextForm(forms.Form):
     def add_refusal(self, exc: TemplateRefused) -> None:
         field = exc.field if exc.field in self.fields else None
         self.add_error(field, exc.detail)
+
+
+class TemplateTestForm(forms.Form):
+    """Where "Send a test message" sends the text being edited, on the template's channel."""
+
+    test_recipient = forms.CharField(
+        label="Send a test to",
+        max_length=254,
+        required=False,
+        widget=forms.TextInput(attrs={"class": "vTextField", "autocomplete": "off"}),
+    )
+
+    def __init__(self, *args: Any, template: CommunicationTemplate, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.template = template
+        helps: dict[str, str] = {
+            Channel.EMAIL: "An email address.",
+            Channel.SMS: "A phone number in international format, e.g. +447700900123.",
+            Channel.PUSH: "The email address of a person whose browsers allow notifications.",
+        }
+        self.fields["test_recipient"].help_text = helps.get(str(template.channel), "")
+
+    def target(self) -> TestTarget | None:
+        """The address, or None with the reason added to the form."""
+        if not self.is_valid():
+            return None
+        text = str(self.cleaned_data.get("test_recipient") or "").strip()
+        if not text:
+            self.add_error("test_recipient", "Enter where the test message goes.")
+            return None
+        try:
+            return test_target(self.template.channel, text)
+        except forms.ValidationError as exc:
+            self.add_error("test_recipient", exc)
+            return None
 
 
 class TemplateVersionInline(admin.TabularInline):
@@ -218,50 +272,53 @@ class CommunicationTemplateAdmin(admin.ModelAdmin):
             raise Http404("No such template.") from None
         template = self._template(request, template_id)
         can_edit = self.has_change_permission(request, template)
+        can_test = can_edit and request.user.has_perm(TEST_MESSAGE_PERMISSION)
         active = template.active_version
+        opened = self._opened_version(request, template)
+        shown = opened or active
         initial = {
-            "subject": active.subject if active else "",
-            "body_text": active.body_text if active else "",
-            "body_html": active.body_html if active else "",
+            "subject": shown.subject if shown else "",
+            "body_text": shown.body_text if shown else "",
+            "body_html": shown.body_html if shown else "",
         }
         rendered: Rendered | None = None
+        tester = TemplateTestForm(template=template)
         if request.method == "POST":
             if not can_edit:
                 raise PermissionDenied
             form = TemplateTextForm(request.POST, template=template)
             rendered = form.preview()
-            if rendered is not None and "_preview" not in request.POST:
-                try:
-                    version = template_version_create(
-                        template=template,
-                        actor=request.user,  # type: ignore[arg-type]
-                        note=form.cleaned_data.get("note", ""),
-                        **form.parts(),
-                    )
-                except TemplateRefused as exc:
-                    form.add_refusal(exc)
-                    rendered = None
-                else:
-                    messages.success(
-                        request,
-                        f"Saved as version {version.number}; it is now the active text of "
-                        f"“{template}”.",
-                    )
-                    return HttpResponseRedirect(request.path)
-            if form.errors:
-                messages.error(request, "Nothing was saved: please correct the errors below.")
+            if "_test" in request.POST:
+                if not can_test:
+                    raise PermissionDenied
+                tester = TemplateTestForm(request.POST, template=template)
+                if rendered is not None:
+                    self._send_test(request, template, form, tester)
+            elif rendered is not None and "_preview" not in request.POST:
+                response = self._save(request, template, form)
+                if response is not None:
+                    return response
+                rendered = None
+            if form.errors or tester.errors:
+                nothing = "sent" if "_test" in request.POST else "saved"
+                messages.error(request, f"Nothing was {nothing}: please correct the errors below.")
         else:
             form = TemplateTextForm(initial=initial, template=template)
-            if active is not None:
+            if shown is not None:
                 try:
                     rendered = template_preview(template=template, **initial)
                 except TemplateRefused as exc:
+                    # A text saved before today's rules: shown with why it fails, bound so
+                    # that the reason can sit on its field.
+                    form = TemplateTextForm(initial, initial=initial, template=template)
+                    form.is_valid()
                     form.add_refusal(exc)
                     rendered = None
         if not can_edit:
             for field in form.fields.values():
                 field.disabled = True
-        versions = list(template.versions.select_related("created_by").order_by("-number")[:100])
+        versions = list(template_versions(template=template))
+        newest = versions[0] if versions else None
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -270,11 +327,24 @@ class CommunicationTemplateAdmin(admin.ModelAdmin):
             "original": template,
             "template_obj": template,
             "form": form,
+            "tester": tester if can_test else None,
             "can_edit": can_edit,
             "has_view_permission": True,
             "has_change_permission": can_edit,
             "versions": versions,
+            "excerpt_chars": EXCERPT_CHARS,
+            "history": list(template_history(template=template)),
             "active": active,
+            "opened": opened,
+            "newer_draft": (
+                newest
+                if newest is not None
+                and newest.is_draft
+                and (active is None or newest.number > active.number)
+                and (opened is None or opened.pk != newest.pk)
+                else None
+            ),
+            "limits": LIMITS[template.channel],
             "preview": self._preview_context(request, template, rendered),
             "preview_url": self._url("preview", template.pk),
             "declared": list(template.variables),
@@ -285,6 +355,76 @@ class CommunicationTemplateAdmin(admin.ModelAdmin):
         request.current_app = self.admin_site.name
         return TemplateResponse(
             request, "admin/communications/communicationtemplate/editor.html", context
+        )
+
+    def _opened_version(
+        self, request: HttpRequest, template: CommunicationTemplate
+    ) -> TemplateVersion | None:
+        """The version named by ``?version=N``, to edit from (a draft, an older text)."""
+        raw = request.GET.get("version", "")
+        if not raw:
+            return None
+        if not raw.isdigit() or len(raw) > 9:
+            raise Http404("No such version.")
+        return get_object_or_404(TemplateVersion, template=template, number=int(raw))
+
+    def _save(
+        self, request: HttpRequest, template: CommunicationTemplate, form: TemplateTextForm
+    ) -> HttpResponse | None:
+        """Save the form as a new version, published or a draft; None when refused."""
+        publish = "_draft" not in request.POST
+        try:
+            version = template_version_create(
+                template=template,
+                actor=request.user,  # type: ignore[arg-type]
+                note=form.cleaned_data.get("note", ""),
+                publish=publish,
+                **form.parts(),
+            )
+        except TemplateRefused as exc:
+            form.add_refusal(exc)
+            return None
+        if publish:
+            messages.success(
+                request,
+                f"Saved as version {version.number}; it is now the active text of “{template}”.",
+            )
+            return HttpResponseRedirect(request.path)
+        messages.success(
+            request,
+            f"Saved as draft version {version.number}. Nothing sent changes until it is published.",
+        )
+        return HttpResponseRedirect(f"{request.path}?version={version.number}")
+
+    def _send_test(
+        self,
+        request: HttpRequest,
+        template: CommunicationTemplate,
+        form: TemplateTextForm,
+        tester: TemplateTestForm,
+    ) -> None:
+        target = tester.target()
+        if target is None:
+            return
+        try:
+            log = template_test_send(
+                template=template,
+                recipient=target.recipient,
+                recipient_masked=target.address_masked,
+                actor=request.user,  # type: ignore[arg-type]
+                **form.parts(),
+            )
+        except TemplateRefused as exc:
+            form.add_refusal(exc)
+            return
+        status = MessageStatus(log.status)
+        went = (MessageStatus.QUEUED, MessageStatus.SENT, MessageStatus.DELIVERED)
+        reason = f" ({log.reason})" if log.reason and status not in went else ""
+        self.message_user(
+            request,
+            f"Test message of this text to {target.address_masked}: "
+            f"{log.get_status_display()}{reason}. Nothing was saved.",
+            level=OUTCOME_LEVELS.get(status, messages.INFO),
         )
 
     def _preview_context(

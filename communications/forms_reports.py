@@ -107,7 +107,7 @@ class TestMessageForm(forms.Form):
         if not channel or not text:
             return cleaned
         try:
-            cleaned["target"] = _target(channel, text)
+            cleaned["target"] = test_target(channel, text)
         except ValidationError as exc:
             self.add_error("recipient", exc)
         return cleaned
@@ -117,7 +117,9 @@ class TestMessageForm(forms.Form):
         return target
 
 
-def _target(channel: str, text: str) -> TestTarget:
+def test_target(channel: str, text: str) -> TestTarget:
+    """Where a test message on ``channel`` goes, from what an admin typed; raises
+    ``ValidationError`` with a message for the form."""
     if channel == Channel.EMAIL:
         email = _email(text)
         return TestTarget(channel, Recipient(email=email), masking.mask("email", email))

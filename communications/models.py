@@ -319,6 +319,10 @@ class TemplateVersion(models.Model):
     body_text = models.TextField()
     body_html = models.TextField(blank=True)
     note = models.CharField(max_length=200, blank=True)
+    is_draft = models.BooleanField(
+        default=False,
+        help_text="Saved without being published: never sent until it is activated.",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -332,6 +336,57 @@ class TemplateVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.template} v{self.number}"
+
+
+class ActivationKind(models.TextChoices):
+    PUBLISHED = "published", "Published"
+    ROLLED_BACK = "rolled_back", "Rolled back"
+    ACTIVATED = "activated", "Activated"
+
+
+class TemplateActivation(models.Model):
+    """Each time a version became its template's active text: which, who and when.
+
+    The history the editor shows, and the order in which ``send`` looks for the last
+    good version when the active one fails to render."""
+
+    template = models.ForeignKey(
+        CommunicationTemplate, on_delete=models.CASCADE, related_name="activations"
+    )
+    version = models.ForeignKey(
+        TemplateVersion, on_delete=models.CASCADE, related_name="activations"
+    )
+    previous = models.ForeignKey(
+        TemplateVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    kind = models.CharField(max_length=16, choices=ActivationKind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        indexes = [models.Index(fields=["template", "-created_at"], name="template_activation")]
+
+    def __str__(self) -> str:
+        return f"{self.template} v{self.version.number}: {self.get_kind_display()}"
+
+
+class CommunicationSettingsChange(models.Model):
+    """One save of the communication settings: each field that changed, old -> new."""
+
+    changes = models.JSONField(help_text="{field name: [old value, new value]}")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+
+    def __str__(self) -> str:
+        return f"Settings changed: {', '.join(self.changes)}"
 
 
 class MessageStatus(models.TextChoices):

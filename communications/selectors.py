@@ -10,15 +10,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet
+from django.core.exceptions import FieldDoesNotExist
+from django.db.models import Count, Field, Q, QuerySet
 
 from communications.defaults import DEFAULTS, install_defaults
 from communications.models import (
     Channel,
     CommunicationLog,
     CommunicationSettings,
+    CommunicationSettingsChange,
     CommunicationTemplate,
     Event,
     MessageStatus,
@@ -119,3 +122,43 @@ def template_for(*, event: str, channel: str) -> CommunicationTemplate | None:
         install_defaults(CommunicationTemplate, TemplateVersion)
         return template_for(event=event, channel=channel)
     return found
+
+
+@dataclass(frozen=True)
+class SettingChange:
+    """One value of the settings as a person reads it: which, old -> new, who, when."""
+
+    label: str
+    old: str
+    new: str
+    actor: str
+    at: datetime
+
+
+def _shown(field: Field[Any, Any], value: Any) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if field.choices:
+        return str(dict(field.flatchoices).get(value, value)) if value else "none"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def settings_history(*, limit: int = 20) -> list[SettingChange]:
+    """The latest changes to the communication settings, newest first, a row per value."""
+    rows = []
+    for change in CommunicationSettingsChange.objects.select_related("actor")[:limit]:
+        for name, (old, new) in sorted(dict(change.changes).items()):
+            try:
+                field = CommunicationSettings._meta.get_field(name)
+            except FieldDoesNotExist:  # a setting removed since
+                continue
+            rows.append(
+                SettingChange(
+                    label=str(getattr(field, "verbose_name", name)),
+                    old=_shown(field, old),  # type: ignore[arg-type]
+                    new=_shown(field, new),  # type: ignore[arg-type]
+                    actor=change.actor.email if change.actor else "",
+                    at=change.created_at,
+                )
+            )
+    return rows

@@ -57,17 +57,19 @@ from communications.models import (
     Channel,
     CommunicationLog,
     CommunicationSettings,
+    CommunicationSettingsChange,
     CommunicationTemplate,
     Event,
     MessageStatus,
 )
-from communications.rendering import TemplateProblem, render
+from communications.rendering import TemplateProblem
 from communications.selectors import (
     claim_timeout,
     communication_settings,
     redispatch_after,
     template_for,
 )
+from communications.template_selectors import MessageText, template_text_for_send
 from merchants.models import Merchant
 
 logger = structlog.get_logger(__name__)
@@ -131,6 +133,7 @@ def _log(
     reason: str = "",
     error: str = "",
     template: CommunicationTemplate | None = None,
+    template_version: int | None = None,
     user: User | None = None,
     merchant: Merchant | None = None,
     payload: str = "",
@@ -145,9 +148,7 @@ def _log(
         recipient_masked=masking.mask(channel, address) if address else "(none)",
         recipient_digest=masking.digest(channel, address) if address else "",
         template=template,
-        template_version=(
-            template.active_version.number if template and template.active_version else None
-        ),
+        template_version=template_version,
         status=status,
         reason=reason[:300],
         error=error,
@@ -230,18 +231,23 @@ def send(
     channels: Sequence[str] | None = None,
     merchant: Merchant | None = None,
     inline_images: Mapping[str, bytes] | None = None,
+    text: MessageText | None = None,
 ) -> list[CommunicationLog]:
     """Send ``event`` to ``recipient`` on each of ``channels``; one log row each.
 
     ``inline_images`` (content id -> PNG bytes) go with an email only, as parts its HTML
-    shows with ``<img src="cid:<content id>">``; the other channels leave them out."""
+    shows with ``<img src="cid:<content id>">``; the other channels leave them out.
+    ``text`` is a message already rendered (an admin's test of a text being edited), sent
+    instead of the event's template."""
     images = _checked_images(inline_images)
     conf = communication_settings()
     requested_channels = list(channels or DEFAULT_CHANNELS.get(event, (Channel.EMAIL,)))
     taken = {c for c in requested_channels if conf.is_enabled(c)}
     logs = []
     for requested in requested_channels:
-        logs.append(_send_one(conf, event, requested, recipient, context, taken, merchant, images))
+        logs.append(
+            _send_one(conf, event, requested, recipient, context, taken, merchant, images, text)
+        )
     return logs
 
 
@@ -265,6 +271,7 @@ def _send_one(
     taken: set[str],
     merchant: Merchant | None,
     inline_images: dict[str, bytes],
+    text: MessageText | None = None,
 ) -> CommunicationLog:
     common: dict[str, Any] = {
         "event": event,
@@ -303,35 +310,36 @@ def _send_one(
             status=MessageStatus.RATE_LIMITED,
             reason=limited,
         )
-    template = template_for(event=event, channel=channel)
-    if template is None or template.active_version is None:
-        return _log(
-            **common,
-            channel=channel,
-            address=address,
-            status=MessageStatus.FAILED,
-            reason="no active template",
-            error=f"No template for {event} by {channel}.",
-        )
-    version = template.active_version
-    try:
-        rendered = render(
-            subject=version.subject,
-            text=version.body_text,
-            html=version.body_html,
-            context={"site_name": settings.PLATFORM_NAME, **context},
-            declared=list(template.variables),
-        )
-    except TemplateProblem as exc:
-        return _log(
-            **common,
-            channel=channel,
-            address=address,
-            status=MessageStatus.FAILED,
-            reason="template error",
-            error=str(exc),
-            template=template,
-        )
+    if text is None:
+        template = template_for(event=event, channel=channel)
+        if template is None or template.active_version is None:
+            return _log(
+                **common,
+                channel=channel,
+                address=address,
+                status=MessageStatus.FAILED,
+                reason="no active template",
+                error=f"No template for {event} by {channel}.",
+            )
+        try:
+            # The active version, or the last good one when it fails (the note says so).
+            text = template_text_for_send(
+                template=template, context={"site_name": settings.PLATFORM_NAME, **context}
+            )
+        except TemplateProblem as exc:
+            return _log(
+                **common,
+                channel=channel,
+                address=address,
+                status=MessageStatus.FAILED,
+                reason="template error",
+                error=str(exc),
+                template=template,
+                template_version=template.active_version.number,
+            )
+    if text.note:
+        reason = f"{reason}; {text.note}" if reason else text.note
+    rendered = text.rendered
     message: dict[str, Any] = {
         "to": address,
         "subject": rendered.subject,
@@ -355,7 +363,8 @@ def _send_one(
         address=address,
         status=MessageStatus.QUEUED,
         reason=reason,
-        template=template,
+        template=text.template,
+        template_version=text.version,
         payload=payload,
         deferred_until=deferral.until if deferral else None,
     )
@@ -725,10 +734,27 @@ def settings_update(*, actor: User | None, **changes: Any) -> CommunicationSetti
         setattr(conf, name, value)
     conf.updated_by = actor
     conf.full_clean()
-    conf.save()
+    _save_with_history(conf, actor=actor)
     logger.info(
         "communication_settings_changed",
         actor_id=actor.pk if actor is not None else None,
         changed=sorted(changes),
     )
     return conf
+
+
+def _save_with_history(conf: CommunicationSettings, *, actor: User | None) -> None:
+    """Save the settings and, in the same transaction, each value that changed: old -> new
+    (the settings page shows them)."""
+    stored = dict(CommunicationSettings.objects.filter(pk=conf.pk).values().first() or {})
+    changes = {
+        field.name: [stored.get(field.attname), getattr(conf, field.attname)]
+        for field in CommunicationSettings._meta.concrete_fields
+        if field.editable
+        and field.name not in ("id", "updated_by")
+        and stored.get(field.attname) != getattr(conf, field.attname)
+    }
+    with transaction.atomic():
+        conf.save()
+        if changes:
+            CommunicationSettingsChange.objects.create(changes=changes, actor=actor)

@@ -1,11 +1,18 @@
-"""Writes to message templates (CM-4): save a new version, activate any version.
+"""Writes to message templates (CM-4): save a version (published or as a draft), activate
+any version, and send a test of a text being edited.
 
 A version is saved only when every part parses, uses no ``include``/``import``/
 ``extends``/``from``/``autoescape`` tag, names only the template's declared variables,
-uses only the allowed filters (never ``safe``), and renders with the template's sample
-data: what is saved can always be sent (``communications.rendering`` says why). Templates are read
+uses only the allowed filters (never ``safe``), and renders within the channel's limits
+with the template's sample data and with each variable it uses empty and not given: what
+is saved can always be sent (``communications.rendering`` says why). Templates are read
 from the database on every message (no cache), so the next message uses the version
 that is active once the transaction commits.
+
+A draft is saved the same way but does not become the active text; activating it later
+publishes it. Every activation (publishing, a rollback, activating a draft or a later
+version) is recorded with who and when (``TemplateActivation``): the editor's history, and
+the order in which ``send`` looks for the last good version.
 """
 
 from __future__ import annotations
@@ -18,8 +25,18 @@ from django.db import transaction
 from django.db.models import Max
 
 from accounts.models import User
-from communications.models import Channel, CommunicationTemplate, TemplateVersion
-from communications.rendering import Rendered, TemplateProblem, check, render, render_one
+from communications.models import (
+    ActivationKind,
+    Channel,
+    CommunicationLog,
+    CommunicationTemplate,
+    Event,
+    TemplateActivation,
+    TemplateVersion,
+)
+from communications.rendering import LIMITS, Rendered, TemplateProblem, trial_render
+from communications.services import Recipient, send
+from communications.template_selectors import MessageText
 from core.errors import UnprocessableError
 
 logger = structlog.get_logger(__name__)
@@ -30,6 +47,8 @@ PARTS: tuple[tuple[str, str, bool], ...] = (
     ("body_text", "Text body", False),
     ("body_html", "HTML body", True),
 )
+# The variables ``send`` itself fills, never empty.
+ALWAYS_GIVEN = frozenset({"site_name"})
 
 
 class TemplateRefused(UnprocessableError):
@@ -52,7 +71,9 @@ def template_preview(
     *, template: CommunicationTemplate, subject: str, body_text: str, body_html: str
 ) -> Rendered:
     """Render a candidate text with the template's sample data, without saving anything.
-    Raises ``TemplateRefused`` (naming the part) for anything ``send`` could not render."""
+    Each part is also rendered with every variable it uses empty and not given. Raises
+    ``TemplateRefused`` (naming the part and the case) for anything ``send`` could not
+    render."""
     sources = {"subject": subject, "body_text": body_text, "body_html": body_html}
     if not body_text.strip():
         raise TemplateRefused("Text body: a message needs a text body.", field="body_text")
@@ -63,27 +84,48 @@ def template_preview(
     if template.channel == Channel.EMAIL and not subject.strip():
         raise TemplateRefused("Subject: an email needs a subject.", field="subject")
     declared = [str(name) for name in template.variables]
-    context = sample_context(template)
-    visible = {name: context[name] for name in declared if name in context}
+    limits = LIMITS[template.channel]
+    caps = {"subject": limits.subject, "body_text": limits.text, "body_html": limits.html}
+    shown: dict[str, str] = {}
     for name, label, html in PARTS:
         try:
-            check(sources[name], declared=declared, html=html, field=label)
-            # The trial render finds what parsing cannot: a sample value missing, a
-            # filter refusing its input, the sandbox refusing an attribute.
-            render_one(sources[name], visible, html=html)
+            shown[name] = trial_render(
+                sources[name],
+                sample=sample_context(template),
+                declared=declared,
+                vary=set(declared) - ALWAYS_GIVEN,
+                html=html,
+                field=label,
+                limit=caps[name],
+            )
         except TemplateProblem as exc:
-            message = str(exc)
-            if not message.startswith(label):
-                message = f"{label}: {message} (with the sample data)"
-            raise TemplateRefused(message, field=name) from exc
-    return render(
-        subject=subject, text=body_text, html=body_html, context=context, declared=declared
+            raise TemplateRefused(str(exc), field=name) from None
+    return Rendered(
+        subject=" ".join(shown["subject"].split()), text=shown["body_text"], html=shown["body_html"]
     )
 
 
 def _locked_template(template_id: int) -> CommunicationTemplate:
     # One writer at a time per template: version numbers are taken after this lock.
     return CommunicationTemplate.objects.select_for_update().get(pk=template_id)
+
+
+def _activate(
+    template: CommunicationTemplate, version: TemplateVersion, *, kind: str, actor: User | None
+) -> None:
+    """Make ``version`` the active text of the locked ``template`` and record it."""
+    TemplateActivation.objects.create(
+        template=template,
+        version=version,
+        previous_id=template.active_version_id,
+        kind=kind,
+        actor=actor,
+    )
+    if version.is_draft:
+        version.is_draft = False
+        version.save(update_fields=["is_draft"])
+    template.active_version = version
+    template.save(update_fields=["active_version", "updated_at"])
 
 
 def template_version_create(
@@ -94,8 +136,10 @@ def template_version_create(
     body_html: str,
     note: str,
     actor: User | None,
+    publish: bool = True,
 ) -> TemplateVersion:
-    """Save the text as the template's next version and make it the active one."""
+    """Save the text as the template's next version: the active one, or with
+    ``publish=False`` a draft that changes nothing that is sent."""
     with transaction.atomic():
         locked = _locked_template(template.pk)
         template_preview(template=locked, subject=subject, body_text=body_text, body_html=body_html)
@@ -107,23 +151,27 @@ def template_version_create(
             body_text=body_text,
             body_html=body_html,
             note=note,
+            is_draft=not publish,
             created_by=actor,
         )
-        locked.active_version = version
-        locked.save(update_fields=["active_version", "updated_at"])
+        if publish:
+            _activate(locked, version, kind=ActivationKind.PUBLISHED, actor=actor)
     logger.info(
         "template_version_created",
         template_id=locked.pk,
         version=version.number,
+        draft=not publish,
         actor_id=actor.pk if actor else None,
     )
-    template.active_version = version
+    if publish:
+        template.active_version = version
     return version
 
 
 def template_version_activate(*, version: TemplateVersion, actor: User | None) -> TemplateVersion:
-    """Make ``version`` the active text of its template (a rollback or a roll-forward).
-    The version must still render: its template's variables may have changed since."""
+    """Make ``version`` the active text of its template (a rollback, a roll-forward or a
+    draft published). The version must still render: its template's variables may have
+    changed since."""
     with transaction.atomic():
         locked = _locked_template(version.template_id)
         current = TemplateVersion.objects.get(pk=version.pk, template=locked)
@@ -133,12 +181,61 @@ def template_version_activate(*, version: TemplateVersion, actor: User | None) -
             body_text=current.body_text,
             body_html=current.body_html,
         )
-        locked.active_version = current
-        locked.save(update_fields=["active_version", "updated_at"])
+        active = locked.active_version
+        if current.is_draft:
+            kind = ActivationKind.PUBLISHED
+        elif active is not None and current.number < active.number:
+            kind = ActivationKind.ROLLED_BACK
+        else:
+            kind = ActivationKind.ACTIVATED
+        _activate(locked, current, kind=kind, actor=actor)
     logger.info(
         "template_version_activated",
         template_id=locked.pk,
         version=current.number,
+        kind=kind,
         actor_id=actor.pk if actor else None,
     )
     return current
+
+
+def template_test_send(
+    *,
+    template: CommunicationTemplate,
+    subject: str,
+    body_text: str,
+    body_html: str,
+    recipient: Recipient,
+    recipient_masked: str,
+    actor: User,
+) -> CommunicationLog:
+    """Send the text being edited, rendered with the sample data, to one address on the
+    template's channel, without saving it. It goes as a test message through the same
+    switches and limits as every message, and its log row says what it was."""
+    rendered = template_preview(
+        template=template, subject=subject, body_text=body_text, body_html=body_html
+    )
+    text = MessageText(
+        rendered=rendered,
+        template=template,
+        version=None,
+        note=f"test of the text being edited for {template}",
+    )
+    [log] = send(
+        Event.TEST_MESSAGE,
+        recipient,
+        sample_context(template),
+        channels=[template.channel],
+        text=text,
+    )
+    log.refresh_from_db()
+    logger.info(
+        "template_test_sent",
+        actor_id=actor.pk,
+        template_id=template.pk,
+        channel=template.channel,
+        recipient=recipient_masked,
+        log_id=log.pk,
+        status=log.status,
+    )
+    return log

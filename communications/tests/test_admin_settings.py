@@ -3,6 +3,7 @@ refusals that say what is wrong and change nothing."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -14,9 +15,15 @@ from django.utils import timezone
 from pytest_django.asserts import assertContains
 
 from accounts.models import User
-from communications.models import CommunicationLog, CommunicationSettings, Event, MessageStatus
+from communications.models import (
+    CommunicationLog,
+    CommunicationSettings,
+    CommunicationSettingsChange,
+    Event,
+    MessageStatus,
+)
 from communications.selectors import communication_settings
-from communications.services import Recipient, deliver, send
+from communications.services import Recipient, deliver, send, settings_update
 
 pytestmark = pytest.mark.django_db
 
@@ -156,3 +163,47 @@ def test_switching_a_channel_off_says_what_it_stops_and_changes_nothing_else(
     log.refresh_from_db()
     assert log.status == MessageStatus.QUEUED  # suppressed when its turn comes
     assert deliver(log.pk, final_attempt=False) == "suppressed"
+
+
+def test_each_change_is_recorded_old_to_new_with_who_and_shown_on_the_page(
+    admin_client_: Client, admin_user: User
+) -> None:
+    response = admin_client_.post(
+        PAGE, form_data(sms_merchant_hourly_limit=250, sms_fallback="", push_enabled=True)
+    )
+    assert response.status_code == 302
+
+    [change] = CommunicationSettingsChange.objects.all()
+    assert change.actor == admin_user
+    assert change.changes == {
+        "push_enabled": [False, True],
+        "sms_fallback": ["email", ""],
+        "sms_merchant_hourly_limit": [600, 250],
+    }
+    html = admin_client_.get(PAGE).content.decode()
+    history = html[html.index('id="settings-history"') :]
+    rows = [
+        " ".join(re.sub(r"<[^>]+>", " ", row).split())
+        for row in re.findall(r"<tr>(.*?)</tr>", history, re.DOTALL)[1:]
+    ]
+    assert [row.split(admin_user.email, 1)[1].strip() for row in rows] == [
+        "Push enabled off on",
+        "Sms fallback Email none",
+        "SMS: per merchant, per hour 600 250",
+    ]
+
+
+def test_a_refused_change_records_nothing(admin_client_: Client) -> None:
+    response = admin_client_.post(PAGE, form_data(email_merchant_hourly_limit=0))
+
+    assert response.status_code == 200
+    assert not CommunicationSettingsChange.objects.exists()
+
+
+def test_the_service_records_only_what_changed() -> None:
+    settings_update(actor=None, otp_length=8, otp_max_attempts=5)  # 5 is the value already
+    settings_update(actor=None, otp_length=8)  # nothing changes
+
+    [change] = CommunicationSettingsChange.objects.all()
+    assert change.changes == {"otp_length": [6, 8]}
+    assert change.actor is None

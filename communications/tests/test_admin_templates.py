@@ -11,7 +11,13 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import User
-from communications.models import CommunicationTemplate, Event, MessageStatus, TemplateVersion
+from communications.models import (
+    CommunicationLog,
+    CommunicationTemplate,
+    Event,
+    MessageStatus,
+    TemplateVersion,
+)
 from communications.selectors import template_for
 from communications.services import Recipient, send
 from communications.template_services import (
@@ -115,6 +121,25 @@ def test_the_live_preview_renders_the_typed_text_and_saves_nothing(
         ({"body_text": "{{ user_email|truncate(1) }}"}, "could not be rendered"),
         ({"body_text": "{{ 1 // 0 }}"}, "could not be rendered"),
         ({"subject": ""}, "This field is required"),
+        # As measured in the editor: each was a 500, a 100 MB page, or failed at send.
+        ({"body_text": "{{ 1/0 }}"}, "could not be rendered: division by zero"),
+        (
+            {"body_text": "{% for i in range(100000000) %}x{% endfor %}"},
+            "unknown variable(s) range",
+        ),
+        ({"body_html": "{{ 'a' * 100000000 }}"}, "repeats a text or a list past 262,144"),
+        (
+            {"body_text": "{{ password_reset_url[3] }}"},
+            "str object has no element 3 (when password_reset_url is empty)",
+        ),
+        ({"body_text": "{{ " + "(" * 5000 + "1" + ")" * 5000 + " }}"}, "nests too deeply"),
+        ({"body_text": "{{ " + "9" * 5000 + " }}"}, "holds a number too long"),
+        (
+            {"subject": "{% macro m(s) %}{{ m(s ~ s) }}{% endmacro %}{{ m(user_email) }}"},
+            "longer than",
+        ),
+        ({"subject": "{{ user_email * 100 }}"}, "longer than 998 characters"),
+        ({"body_text": "x" * 100_001}, "at most 100000 characters"),
     ],
 )
 def test_a_template_that_does_not_render_is_refused_and_nothing_changes(
@@ -132,6 +157,12 @@ def test_a_template_that_does_not_render_is_refused_and_nothing_changes(
     html = saved.content.decode()
     assert message in html
     assert "Nothing was saved" in html
+    assert len(html) < 400_000  # the text itself, the reason, and nothing built from it
+    draft = admin_client.post(
+        editor_url(reset_email), {**form_data(reset_email, **changes), "_draft": "1"}
+    )
+    assert draft.status_code == 200
+    assert message in draft.content.decode()
     assert snapshot(reset_email) == before
 
 
@@ -236,7 +267,9 @@ def test_view_only_staff_see_the_text_but_cannot_change_it(
     client.force_login(viewer)
     page = client.get(editor_url(reset_email))
     assert page.status_code == 200
-    assert "Save as new version" not in page.content.decode()
+    assert "Save and publish" not in page.content.decode()
+    assert "Save as draft" not in page.content.decode()
+    assert "Send a test message" not in page.content.decode()
     before = snapshot(reset_email)
     assert client.post(editor_url(reset_email), form_data(reset_email)).status_code == 403
     activate = reverse(
@@ -297,3 +330,250 @@ def test_inline_images_are_shown_as_a_placeholder_in_the_preview(admin_client: C
     framed = admin_client.get(frame.group(1)).content.decode()
     assert "cid:" not in framed
     assert 'src="data:image/svg+xml;base64,' in framed
+
+
+# --- A huge text saved by an older release ------------------------------------------
+
+
+def test_the_editor_of_a_text_that_would_be_huge_stays_small_and_can_roll_back(
+    admin_client: Client, reset_email: CommunicationTemplate
+) -> None:
+    # As an older release saved and activated it: every email would have been 100 MB.
+    assert reset_email.active_version is not None
+    huge = TemplateVersion.objects.create(
+        template=reset_email,
+        number=2,
+        subject=reset_email.active_version.subject,
+        body_text="{{ 'a' * 100000000 }}",
+    )
+    reset_email.active_version = huge
+    reset_email.save(update_fields=["active_version"])
+
+    page = admin_client.get(editor_url(reset_email))
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert len(html) < 200_000
+    assert "repeats a text or a list past 262,144" in html
+    assert "Roll back to v1" in html
+    rolled_back = admin_client.post(
+        reverse("admin:communications_communicationtemplate_activate", args=[reset_email.pk, 1])
+    )
+    assert rolled_back.status_code == 302
+    reset_email.refresh_from_db()
+    assert reset_email.active_version is not None
+    assert reset_email.active_version.number == 1
+
+
+def test_the_versions_show_an_excerpt_of_each_body_not_the_whole_text(
+    admin_client: Client, reset_email: CommunicationTemplate
+) -> None:
+    long_text = "{{ password_reset_url }} " + "Lorem ipsum dolor sit amet. " * 300
+    admin_client.post(editor_url(reset_email), form_data(reset_email, body_text=long_text))
+    admin_client.post(
+        reverse("admin:communications_communicationtemplate_activate", args=[reset_email.pk, 1])
+    )
+
+    html = admin_client.get(editor_url(reset_email)).content.decode()
+
+    versions = html[html.index('id="versions"') : html.index('id="history"')]
+    assert "{{ password_reset_url }} Lorem ipsum dolor sit amet. Lorem" in versions
+    assert versions.count("Lorem ipsum") < 10
+    assert "We received a request to reset the password" in versions  # v1, in excerpt
+
+
+# --- Drafts -------------------------------------------------------------------------
+
+
+def test_a_draft_is_saved_without_changing_what_is_sent(
+    admin_client: Client, reset_email: CommunicationTemplate
+) -> None:
+    active_before = reset_email.active_version_id
+
+    response = admin_client.post(
+        editor_url(reset_email),
+        {**form_data(reset_email, subject="Draft: {{ user_email }}"), "_draft": "1"},
+    )
+
+    assert response.status_code == 302
+    assert response["Location"].endswith("?version=2")
+    reset_email.refresh_from_db()
+    assert reset_email.active_version_id == active_before
+    draft = reset_email.versions.get(number=2)
+    assert draft.is_draft
+    assert not draft.activations.exists()
+    send(Event.PASSWORD_RESET, Recipient(email="ana@example.com"), RESET_CONTEXT)
+    assert mail.outbox[-1].subject == "Reset your Giftwell password"
+    # The draft opens in the editor, and the active text's page points to it.
+    opened = admin_client.get(response["Location"]).content.decode()
+    assert "Editing from version 2 (a draft, not published)" in opened
+    assert 'value="Draft: {{ user_email }}"' in opened
+    assert "<em>(draft)</em>" in opened
+    assert "Publish v2" in opened
+    assert (
+        "Open draft v2 in the editor" in admin_client.get(editor_url(reset_email)).content.decode()
+    )
+
+
+def test_publishing_a_draft_makes_it_the_active_text_and_records_who(
+    admin_client: Client, reset_email: CommunicationTemplate
+) -> None:
+    admin_client.post(
+        editor_url(reset_email),
+        {**form_data(reset_email, subject="Draft: {{ user_email }}"), "_draft": "1"},
+    )
+
+    response = admin_client.post(
+        reverse("admin:communications_communicationtemplate_activate", args=[reset_email.pk, 2]),
+        follow=True,
+    )
+
+    html = response.content.decode()
+    assert "Version 2 is the active text" in html
+    reset_email.refresh_from_db()
+    assert reset_email.active_version is not None
+    assert (reset_email.active_version.number, reset_email.active_version.is_draft) == (2, False)
+    history = html[html.index('id="history"') :]
+    assert "Published: v2 became the active text, in place of v1." in history
+    assert "root@example.com" in history
+    send(Event.PASSWORD_RESET, Recipient(email="ana@example.com"), RESET_CONTEXT)
+    assert mail.outbox[-1].subject == "Draft: ana@example.com"
+
+
+def test_the_history_shows_rollbacks_with_who_and_when(
+    admin_client: Client, reset_email: CommunicationTemplate
+) -> None:
+    admin_client.post(editor_url(reset_email), form_data(reset_email, subject="Changed"))
+    admin_client.post(
+        reverse("admin:communications_communicationtemplate_activate", args=[reset_email.pk, 1])
+    )
+
+    html = admin_client.get(editor_url(reset_email)).content.decode()
+
+    history = html[html.index('id="history"') :]
+    rows = re.findall(r"<tr>\s*<td><time datetime=\"([^\"]+)\">.*?</tr>", history, re.DOTALL)
+    assert len(rows) == 3  # v1 as installed, v2 published, v1 again
+    assert "Rolled back: v1 became the active text, in place of v2." in history
+    assert "Saved and published" not in history
+    assert "Published: v2 became the active text, in place of v1." in history
+    assert history.count("root@example.com") == 2
+
+
+@pytest.mark.parametrize("number", ["abc", "0", "7", "99999999999999999999"])
+def test_opening_a_version_that_does_not_exist_is_not_found(
+    admin_client: Client, reset_email: CommunicationTemplate, number: str
+) -> None:
+    assert admin_client.get(f"{editor_url(reset_email)}?version={number}").status_code == 404
+
+
+def test_another_templates_version_cannot_be_opened(
+    admin_client: Client, reset_email: CommunicationTemplate
+) -> None:
+    other = template_for(event=Event.PASSWORD_CHANGED, channel="email")
+    assert other is not None
+    admin_client.post(editor_url(other), form_data(other, subject="Other v2"))
+
+    assert admin_client.get(f"{editor_url(reset_email)}?version=2").status_code == 404
+
+
+# --- A test message of the text being edited -----------------------------------------
+
+
+def test_a_test_message_sends_the_text_being_edited_and_saves_nothing(
+    admin_client: Client, reset_email: CommunicationTemplate
+) -> None:
+    before = snapshot(reset_email)
+    data = {
+        **form_data(reset_email, subject="Trying: {{ user_email }}", body_text="{{ site_name }}"),
+        "test_recipient": "qa@example.com",
+        "_test": "1",
+    }
+
+    response = admin_client.post(editor_url(reset_email), data)
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Test message of this text to q***@example.com: Sent. Nothing was saved." in html
+    assert 'value="Trying: {{ user_email }}"' in html  # the text stays in the editor
+    [email] = mail.outbox
+    assert email.to == ["qa@example.com"]
+    assert email.subject == "Trying: ana@example.com"  # the sample data
+    assert email.body == "Giftwell"
+    assert snapshot(reset_email) == before
+    log = CommunicationLog.objects.get()
+    assert (log.event, log.template, log.template_version) == (
+        Event.TEST_MESSAGE,
+        reset_email,
+        None,
+    )
+    assert log.reason == "test of the text being edited for Account: password reset (Email)"
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"test_recipient": ""}, "Enter where the test message goes."),
+        ({"test_recipient": "not an address"}, "Enter a valid email address."),
+        ({"body_text": "{{ 1/0 }}", "test_recipient": "qa@example.com"}, "division by zero"),
+    ],
+)
+def test_a_test_message_that_cannot_go_sends_nothing(
+    admin_client: Client,
+    reset_email: CommunicationTemplate,
+    changes: dict[str, str],
+    message: str,
+) -> None:
+    before = snapshot(reset_email)
+
+    response = admin_client.post(
+        editor_url(reset_email), {**form_data(reset_email), "_test": "1", **changes}
+    )
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert message in html
+    assert "Nothing was sent" in html
+    assert mail.outbox == []
+    assert not CommunicationLog.objects.exists()
+    assert snapshot(reset_email) == before
+
+
+def test_a_test_message_needs_the_test_message_permission(
+    reset_email: CommunicationTemplate,
+) -> None:
+    editor: User = UserFactory(email="editor@example.com", is_staff=True)
+    editor.user_permissions.add(
+        *Permission.objects.filter(
+            codename__in=["view_communicationtemplate", "change_communicationtemplate"]
+        )
+    )
+    client = Client()
+    client.force_login(editor)
+    assert "Send a test message" not in client.get(editor_url(reset_email)).content.decode()
+
+    response = client.post(
+        editor_url(reset_email),
+        {**form_data(reset_email), "test_recipient": "qa@example.com", "_test": "1"},
+    )
+
+    assert response.status_code == 403
+    assert mail.outbox == []
+    assert not CommunicationLog.objects.exists()
+
+
+def test_an_sms_test_goes_to_a_phone_number(admin_client: Client, sms_outbox: list) -> None:
+    template = template_for(event=Event.OTP_CODE, channel="sms")
+    assert template is not None
+
+    admin_client.post(
+        editor_url(template),
+        {
+            "body_text": "Code {{ code }} for {{ purpose }}",
+            "note": "",
+            "test_recipient": "+44 7700 900123",
+            "_test": "1",
+        },
+    )
+
+    [sms] = sms_outbox
+    assert (sms.to, sms.text) == ("+447700900123", "Code 123456 for sign-in")

@@ -11,7 +11,7 @@ from django.apps import apps
 
 from communications.defaults import DEFAULTS, shipped_default
 from communications.models import CommunicationTemplate, Event, TemplateVersion
-from communications.rendering import check, render
+from communications.rendering import LIMITS, check, render
 from communications.template_services import sample_context, template_preview
 
 pytestmark = pytest.mark.django_db
@@ -68,6 +68,7 @@ def test_the_order_receipt_lists_each_line_of_its_sample() -> None:
         html=spec["html"],
         context=sample_context(template),
         declared=spec["variables"],
+        limits=LIMITS["email"],
     )
 
     assert rendered.subject == "Your receipt from Bluebird"
@@ -94,6 +95,7 @@ def test_the_order_receipt_escapes_what_the_buyer_typed_in_its_html() -> None:
         html=spec["html"],
         context=context,
         declared=spec["variables"],
+        limits=LIMITS["email"],
     )
 
     assert "<b>Ana</b>" not in rendered.html

@@ -113,3 +113,45 @@ def test_messages_queued_before_the_sweep_existed_are_swept_too() -> None:
     finally:
         executor = MigrationExecutor(connection)
         executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_history_starts_with_each_version_published_and_any_rollback() -> None:
+    executor = MigrationExecutor(connection)
+    before = [("communications", "0017_template_activation")]
+    executor.migrate(before)
+    executor.loader.build_graph()
+    try:
+        old_apps = executor.loader.project_state(before).apps
+        template_model = old_apps.get_model("communications", "CommunicationTemplate")
+        version_model = old_apps.get_model("communications", "TemplateVersion")
+        old_apps.get_model("communications", "TemplateActivation").objects.all().delete()
+        template, _ = template_model.objects.get_or_create(event="password_reset", channel="email")
+        template.active_version = None
+        template.save()
+        version_model.objects.filter(template=template).delete()
+        first = version_model.objects.create(template=template, number=1, body_text="v1")
+        version_model.objects.create(template=template, number=2, body_text="v2")
+        version_model.objects.create(template=template, number=3, body_text="v3")
+        template.active_version = first  # rolled back to v1 since
+        template.save()
+
+        new_apps = _migrate(executor, [("communications", "0018_template_activation_history")])
+
+        history = new_apps.get_model("communications", "TemplateActivation").objects.filter(
+            template_id=template.pk
+        )
+        rows = list(
+            history.order_by("created_at", "id").values_list(
+                "kind", "version__number", "previous__number"
+            )
+        )
+        assert rows == [
+            ("published", 1, None),
+            ("published", 2, 1),
+            ("published", 3, 2),
+            ("rolled_back", 1, 3),
+        ]
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())

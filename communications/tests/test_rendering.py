@@ -5,6 +5,8 @@ every time one is rendered. What a buyer typed is escaped in HTML whatever the t
 from __future__ import annotations
 
 import importlib
+import re
+import time
 from typing import Any
 
 import pytest
@@ -22,10 +24,12 @@ from communications.models import (
 )
 from communications.rendering import (
     ALLOWED_FILTERS,
+    LIMITS,
     TemplateProblem,
     check,
     render,
     render_one,
+    trial_render,
 )
 from communications.services import Recipient, send
 from communications.template_services import TemplateRefused, template_version_create
@@ -139,14 +143,23 @@ def test_rendering_refuses_each_unsafe_construct_whenever_it_was_saved(
     source: str, reason: str
 ) -> None:
     with pytest.raises(TemplateProblem, match="HTML body") as problem:
-        render(subject="Hi", text="Hi", html=source, context=CARD, declared=DECLARED)
+        render(
+            subject="Hi",
+            text="Hi",
+            html=source,
+            context=CARD,
+            declared=DECLARED,
+            limits=LIMITS["email"],
+        )
     assert reason in str(problem.value)
 
 
-def test_a_version_saved_before_the_rules_fails_to_send_and_is_logged(
+def test_a_version_saved_before_the_rules_is_not_sent_the_last_good_one_is(
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     template = gift_card_email()
+    shipped = template.active_version
+    assert shipped is not None
     version = saved_before_the_rules(
         template, body_html="<blockquote>{{ message|safe }}</blockquote>"
     )
@@ -155,26 +168,38 @@ def test_a_version_saved_before_the_rules_fails_to_send_and_is_logged(
         [log] = send(Event.GIFT_CARD_DELIVERED, ANA, CARD)
 
     log.refresh_from_db()
-    assert log.status == MessageStatus.FAILED
-    assert log.reason == "template error"
-    assert "'safe' filter is not allowed" in log.error
-    assert log.template_version == version.number
-    assert log.payload == ""
-    assert mail.outbox == []
+    assert log.status == MessageStatus.SENT
+    assert log.template_version == shipped.number
+    assert log.reason.startswith(f"sent with v{shipped.number}, the last good version: ")
+    assert f"v{version.number} did not render" in log.reason
+    assert "'safe' filter is not allowed" in log.reason
+    [email] = mail.outbox
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in email.alternatives[0][0]
 
 
-def test_a_template_error_on_a_later_render_is_a_failed_message_not_a_crash(
+def test_a_message_no_text_can_render_fails_and_is_logged(
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     template = gift_card_email()
-    saved_before_the_rules(template, body_html="{{ message|truncate(1) }}{{ 1 // 0 }}")
+    version = saved_before_the_rules(
+        template,
+        subject="A gift",
+        body_text="{{ message }}",
+        body_html="<p>{{ message }}{{ 1 // 0 }}</p>",
+    )
+    # Neither the earlier versions nor the shipped text render without these variables.
+    template.variables = ["site_name", "message"]
+    template.save(update_fields=["variables"])
 
     with django_capture_on_commit_callbacks(execute=True):
         [log] = send(Event.GIFT_CARD_DELIVERED, ANA, CARD)
 
     log.refresh_from_db()
     assert log.status == MessageStatus.FAILED
-    assert "could not be rendered" in log.error
+    assert log.reason == "template error"
+    assert "HTML body: could not be rendered: integer division or modulo by zero" in log.error
+    assert log.template_version == version.number
+    assert log.payload == ""
     assert mail.outbox == []
 
 
@@ -210,7 +235,12 @@ def test_buyer_text_is_escaped_in_html_whatever_the_allowed_template(source: str
     check(source, declared=DECLARED, html=True, field="HTML body")
 
     rendered = render(
-        subject="Hi", text="{{ message }}", html=source, context=CARD, declared=DECLARED
+        subject="Hi",
+        text="{{ message }}",
+        html=source,
+        context=CARD,
+        declared=DECLARED,
+        limits=LIMITS["email"],
     )
 
     shown = rendered.html.lower()
@@ -268,6 +298,7 @@ def test_every_allowed_filter_can_be_used() -> None:
         html=source,
         context={"purpose": "sign-in code", "minutes": 10},
         declared=declared,
+        limits=LIMITS["email"],
     )
 
     assert "SIGN-IN CODE" in rendered.text
@@ -310,6 +341,7 @@ def test_the_system_email_as_first_shipped_is_upgraded_and_an_edited_one_fails()
             html=template.active_version.body_html,
             context=context,
             declared=template.variables,
+            limits=LIMITS["email"],
         ).html
         == "&lt;b&gt;x&lt;/b&gt;"
     )  # a plain string is escaped: only the gateway's markup is not
@@ -318,9 +350,15 @@ def test_the_system_email_as_first_shipped_is_upgraded_and_an_edited_one_fails()
     migration.forwards(apps, None)
     template.refresh_from_db()
     assert template.active_version == edited  # an admin's edit is left as they made it
-    logs = send(Event.SYSTEM_EMAIL, Recipient(email="ops@example.com"), context)
-    assert [(log.status, log.reason) for log in logs] == [(MessageStatus.FAILED, "template error")]
-    assert CommunicationLog.objects.filter(status=MessageStatus.FAILED).count() == 1
+    # The edit fails to render, and so does version 1 (the old text, active before): the
+    # message goes out with the text shipped today.
+    [log] = send(Event.SYSTEM_EMAIL, Recipient(email="ops@example.com"), context)
+    log.refresh_from_db()
+    assert log.status == MessageStatus.SENT
+    assert log.template_version is None
+    assert log.reason.startswith("sent with the shipped default text: v3 did not render")
+    assert mail.outbox[-1].alternatives[0][0] == "&lt;b&gt;x&lt;/b&gt;"
+    assert not CommunicationLog.objects.filter(status=MessageStatus.FAILED).exists()
 
 
 def test_a_render_error_never_quotes_a_value_of_the_message() -> None:
@@ -330,3 +368,270 @@ def test_a_render_error_never_quotes_a_value_of_the_message() -> None:
     assert code not in str(excinfo.value)
     assert "[value]" in str(excinfo.value)
     assert excinfo.value.__cause__ is None  # no traceback that would carry it either
+
+
+# --- Limits: what a template can cost (the editor measured 100 MB pages and 500s) -----
+
+LONG = "Happy birthday, with love from all of us! " * 24  # about 1,000 characters
+
+
+def _doubled(times: int) -> str:
+    """``{% set v1 = message ~ message %}`` ... each step doubling the last."""
+    steps = "".join(f"{{% set v{n} = v{n - 1} ~ v{n - 1} %}}" for n in range(1, times + 1))
+    return "{% set v0 = message %}" + steps + f"{{{{ v{times}|length }}}}"
+
+
+# (what the template does, its text, what the refusal says)
+COSTLY = [
+    ("repeat a literal", "{{ 'a' * 100000000 }}", "repeats a text or a list past 262,144"),
+    ("repeat a value", "{{ message * 100000000 }}", "repeats a text or a list past 262,144"),
+    ("repeat a list", "{{ ([message] * 100000000)|length }}", "repeats a text or a list"),
+    ("a huge number", "{{ 9 ** 9 ** 9 ** 9 }}", "builds a number larger than"),
+    ("a wide % format", "{{ '%100000000s' % message }}", "formats with a width larger than"),
+    ("a wide format()", "{{ '{:>100000000}'.format(message) }}", "formats with a width larger"),
+    ("padding", "{{ message.center(100000000) }}", "pads a text past 262,144"),
+    (
+        "replace filter",
+        "{{ message|replace('a', message)|replace('a', message)|replace('a', message) }}",
+        "replaces into a text longer than 262,144",
+    ),
+    (
+        "replace method",
+        "{{ message.replace('a', message).replace('a', message).replace('a', message) }}",
+        "replaces into a text longer than 262,144",
+    ),
+    ("join", "{{ message.join(message).join(message) }}", "joins into a text longer than"),
+    ("doubling with ~", _doubled(40), "builds a text or a list longer than 262,144"),
+    (
+        "a macro doubling itself",
+        "{% macro m(s) %}{{ m(s ~ s) }}{% endmacro %}{{ m(message) }}",
+        "longer than 262,144",
+    ),
+    (
+        "a set block doubling itself",
+        "{% macro m(s) %}{% set t %}{{ s }}{{ s }}{% endset %}{{ m(t) }}{% endmacro %}"
+        "{{ m(message) }}",
+        "builds a text longer than 262,144",
+    ),
+    (
+        "nested loops",
+        "{% for a in message %}{% for b in message %}{% for c in message %}"
+        "{% endfor %}{% endfor %}{% endfor %}",
+        "takes too much work to render",
+    ),
+    (
+        "loops comparing long texts",
+        "{% set a = message * 200 %}{% for x in a %}{% if a == x ~ a %}!{% endif %}{% endfor %}",
+        "takes too much work to render",
+    ),
+    (
+        "nested lists shown",
+        "{% set a = [message, message] %}{% set b = [a, a] %}{{ b }}",
+        "shows a list or a mapping as text",
+    ),
+    ("translate", "{{ message.translate({97: message}) }}", "calls translate(), which messages"),
+    (
+        "wordwrap",
+        "{{ message|wordwrap(1, wrapstring=message ~ message ~ message) }}",
+        "wraps into a text longer than 262,144",
+    ),
+    (
+        "a recursive loop",
+        "{% for c in message recursive %}{{ loop(message) }}{% endfor %}",
+        "recursive loops are not allowed",
+    ),
+    ("deep nesting", "{{ " + "(" * 5000 + "1" + ")" * 5000 + " }}", "it nests too deeply"),
+    (
+        "a long chain",
+        "{{ " + " and ".join(["message"] * 3000) + " }}",
+        "it nests too deeply",
+    ),
+    ("a 5,000-digit number", "{{ " + "9" * 5000 + " }}", "holds a number too long"),
+    ("a division by zero", "{{ 1/0 }}", "could not be rendered: division by zero"),
+    ("range", "{% for i in range(100000000) %}x{% endfor %}", "unknown variable(s) range"),
+    ("a text too long to edit", "x" * 100_001, "is longer than 100,000 characters"),
+]
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"), [case[1:] for case in COSTLY], ids=[case[0] for case in COSTLY]
+)
+def test_a_costly_template_is_refused_quickly_while_rendering(source: str, reason: str) -> None:
+    started = time.monotonic()
+
+    with pytest.raises(TemplateProblem) as problem:
+        render_one(source, {"message": LONG}, declared=["message"], field="Text body")
+
+    assert reason in str(problem.value)
+    assert str(problem.value).startswith("Text body: ")
+    assert time.monotonic() - started < 2  # nothing ran long or built a huge text first
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"), [case[1:] for case in COSTLY], ids=[case[0] for case in COSTLY]
+)
+def test_a_costly_template_is_refused_when_saved_and_nothing_changes(
+    source: str, reason: str
+) -> None:
+    template = gift_card_email()
+    template.sample_context = {**template.sample_context, "message": LONG}
+    template.save(update_fields=["sample_context"])
+    before = snapshot(template)
+
+    with pytest.raises(TemplateRefused) as refused:
+        template_version_create(
+            template=template,
+            subject="A gift",
+            body_text=source,
+            body_html="",
+            note="",
+            actor=None,
+        )
+
+    assert refused.value.field == "body_text"
+    assert reason in refused.value.detail
+    assert snapshot(template) == before
+
+
+def test_a_part_stops_at_its_channels_cap_while_rendering() -> None:
+    # Without the cap this would write ten billion characters before anyone measured it.
+    source = "{% for c in message %}{{ message }}{% endfor %}"
+    started = time.monotonic()
+
+    with pytest.raises(TemplateProblem, match="longer than 1,600 characters"):
+        render_one(source, {"message": "x" * 100_000}, declared=["message"], limit=1_600)
+
+    assert time.monotonic() - started < 1
+
+
+@pytest.mark.parametrize(
+    ("channel", "part", "cap"),
+    [("sms", "text", 1_600), ("email", "subject", 998), ("push", "text", 1_000)],
+)
+def test_each_channel_has_its_cap(channel: str, part: str, cap: int) -> None:
+    parts = {"subject": "Hi", "text": "Hi", "html": ""}
+
+    at_cap = render(
+        **{**parts, part: "{{ code }}" + "x" * (cap - 6)},
+        context={"code": "123456"},
+        declared=["code"],
+        limits=LIMITS[channel],
+    )
+    assert len(getattr(at_cap, part)) == cap
+    with pytest.raises(TemplateProblem, match=f"longer than {cap:,} characters"):
+        render(
+            **{**parts, part: "{{ code }}" + "x" * (cap - 5)},
+            context={"code": "123456"},
+            declared=["code"],
+            limits=LIMITS[channel],
+        )
+
+
+def test_a_receipt_with_many_lines_still_renders() -> None:
+    template = CommunicationTemplate.objects.get(event=Event.ORDER_RECEIPT, channel="email")
+    assert template.active_version is not None
+    line = {
+        "product": "Coffee card",
+        "amount": "€25.00",
+        "quantity": 2,
+        "subtotal": "€50.00",
+        "recipient": "you",
+        "delivery": "At once",
+    }
+    context = {**template.sample_context, "site_name": "Giftwell", "lines": [line] * 200}
+
+    rendered = render(
+        subject=template.active_version.subject,
+        text=template.active_version.body_text,
+        html=template.active_version.body_html,
+        context=context,
+        declared=template.variables,
+        limits=LIMITS["email"],
+    )
+
+    assert rendered.text.count("2 x Coffee card at €25.00 each") == 200
+    assert rendered.html.count("<tr><td>Coffee card</td>") == 200
+
+
+# --- Empty and absent variables ------------------------------------------------------
+
+
+def test_a_text_that_fails_for_a_gift_without_a_message_is_refused_when_saved() -> None:
+    template = gift_card_email()
+    before = snapshot(template)
+    assert template.active_version is not None
+
+    with pytest.raises(TemplateRefused) as refused:
+        template_version_create(
+            template=template,
+            subject=template.active_version.subject,
+            body_text="{{ message[3] }}",  # fine with the sample's message
+            body_html="",
+            note="",
+            actor=None,
+        )
+
+    assert refused.value.field == "body_text"
+    assert refused.value.detail == (
+        "Text body: could not be rendered: str object has no element 3 (when message is empty)."
+    )
+    assert snapshot(template) == before
+
+
+@pytest.mark.parametrize(
+    ("source", "case"),
+    [
+        ("{{ message.upper() }}", "when message is not given"),
+        ("{{ minutes * 60 }}", "when minutes is not given"),
+        ("{{ 60 // minutes }}", "when minutes is empty"),
+        ("{{ lines[0].product }}", "when lines is empty"),
+    ],
+)
+def test_each_variable_is_tried_empty_and_not_given(source: str, case: str) -> None:
+    with pytest.raises(TemplateProblem, match=re.escape(f"({case}).")):
+        trial_render(
+            source,
+            sample={"message": "Enjoy!", "minutes": 10, "lines": [{"product": "Card"}]},
+            declared=["message", "minutes", "lines"],
+            vary=["message", "minutes", "lines"],
+            html=False,
+            field="Text body",
+            limit=1_600,
+        )
+
+
+def test_a_text_that_guards_its_variables_is_accepted() -> None:
+    source = (
+        "{% if message %}“{{ message[0:3] }}”{% endif %}{{ message|default('No message') }}"
+        "{% for line in lines %}{{ line.product }}{% endfor %}{{ (minutes or 0) * 60 }}"
+    )
+
+    shown = trial_render(
+        source,
+        sample={"message": "Enjoy!", "minutes": 10, "lines": [{"product": "Card"}]},
+        declared=["message", "minutes", "lines"],
+        vary=["message", "minutes", "lines"],
+        html=True,
+        field="HTML body",
+        limit=1_000,
+    )
+
+    assert shown == "“Enj”Enjoy!Card600"
+
+
+def test_a_variable_the_sender_leaves_out_is_shown_as_nothing(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    template = gift_card_email()
+    without_message = {name: value for name, value in CARD.items() if name != "message"}
+
+    with django_capture_on_commit_callbacks(execute=True):
+        [log] = send(Event.GIFT_CARD_DELIVERED, ANA, without_message)
+
+    log.refresh_from_db()
+    assert log.status == MessageStatus.SENT
+    assert log.template_version == template.active_version.number  # no fallback needed
+    assert log.reason == ""
+    [email] = mail.outbox
+    assert "<blockquote></blockquote>" in email.alternatives[0][0]
+    assert "None" not in email.body
