@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import status
@@ -14,7 +15,7 @@ from rest_framework.views import APIView
 
 from core.api_schema import problem_responses
 from core.net import client_ip
-from core.pagination import LimitCursorPagination
+from core.pagination import LimitCursorPagination, PageParameters
 from giftcards import cache as card_cache
 from giftcards import codes, selectors, services
 from giftcards.api import serializers as s
@@ -99,22 +100,23 @@ class GiftCardCollectionView(GiftCardAPIView):
     @extend_schema(
         operation_id="gift_cards_list",
         summary="List gift cards",
-        parameters=[
-            s.ListFilters,
-            OpenApiParameter("limit", int, description="1 to 100, default 25"),
-            OpenApiParameter("cursor", str, description="From `next` or `previous`"),
-        ],
+        parameters=[s.ListFilters],
         responses={200: s.GiftCardPage, **problem_responses(400, 401)},
     )
     def get(self, request: Request) -> Response:
-        filters = s.ListFilters(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        cache_key = card_cache.list_key(self.merchant.pk, request.GET.urlencode())
+        filters = s.ListFilters.parse(request.query_params)
+        # Built from the checked parameters only, in one order, so one list has one key.
+        cache_key = card_cache.list_key(self.merchant.pk, urlencode(sorted(request.GET.items())))
         cached = card_cache.get(cache_key)
         if cached is not None:
             return Response(cached)
         paginator = LimitCursorPagination()
-        cards = selectors.giftcard_list(merchant=self.merchant, **filters.validated_data)
+        cards = selectors.giftcard_list(
+            merchant=self.merchant,
+            status=filters.get("status"),
+            created_after=filters.get("created_after"),
+            created_before=filters.get("created_before"),
+        )
         page = paginator.paginate_queryset(cards, request, view=self)
         body = [card_json(card) for card in page or []]
         response = paginator.get_paginated_response(body)
@@ -260,7 +262,7 @@ class GiftCardRedeemByCodeView(GiftCardRedeemView):
         examples=[
             OpenApiExample(
                 "Scan and spend",
-                value={"code": "7kq2 m9xd 4htr zb6w", "amount": 1250},
+                value={"code": "7kq2 m9xd 4htr zb6y", "amount": 1250},
                 request_only=True,
             )
         ],
@@ -333,13 +335,11 @@ class GiftCardTransactionsView(GiftCardAPIView):
     @extend_schema(
         operation_id="gift_cards_transactions",
         summary="A card's ledger, newest first",
-        parameters=[
-            OpenApiParameter("limit", int, description="1 to 100, default 25"),
-            OpenApiParameter("cursor", str),
-        ],
+        parameters=[PageParameters],
         responses={200: s.TransactionPage, **problem_responses(400, 404)},
     )
     def get(self, request: Request, card_id: str) -> Response:
+        PageParameters.parse(request.query_params)
         card = self._card(card_id)
         paginator = LimitCursorPagination()
         txns = selectors.transaction_list(merchant=self.merchant, gift_card=card)
