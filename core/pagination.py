@@ -10,7 +10,32 @@ from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.serializers import QueryIntegerField, QueryParameters, StrictCharField
+
 MAX_LIMIT = 100
+LIMIT_MESSAGE = f"Use a whole number from 1 to {MAX_LIMIT}."
+
+
+class PageParameters(QueryParameters):
+    """The query parameters of every list; a list with filters adds its own fields."""
+
+    limit = QueryIntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_LIMIT,
+        error_messages={
+            "invalid": LIMIT_MESSAGE,
+            "min_value": LIMIT_MESSAGE,
+            "max_value": LIMIT_MESSAGE,
+        },
+        help_text=f"How many results per page: 1 to {MAX_LIMIT}, default 25.",
+    )
+    cursor = StrictCharField(
+        required=False,
+        max_length=500,
+        help_text="Where the page starts: copy it from the `next` or `previous` URL of "
+        "the page before. Opaque; do not build one.",
+    )
 
 
 class LimitCursorPagination(CursorPagination):
@@ -28,7 +53,7 @@ class LimitCursorPagination(CursorPagination):
         except ValueError:
             limit = 0
         if not 1 <= limit <= MAX_LIMIT:
-            raise ValidationError({"limit": [f"Use a whole number from 1 to {MAX_LIMIT}."]})
+            raise ValidationError({"limit": [LIMIT_MESSAGE]})
         return limit
 
     def decode_cursor(self, request: Request) -> Cursor | None:

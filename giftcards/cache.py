@@ -5,6 +5,7 @@ The redemption path never reads from here: it always reads the locked row.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from typing import Any
 
@@ -32,7 +33,10 @@ def list_version(merchant_id: int) -> str:
 
 
 def list_key(merchant_id: int, params: str) -> str:
-    return f"gc:list:{merchant_id}:{list_version(merchant_id)}:{params}"
+    """One key per merchant, list version and query; the query is hashed so that the key
+    stays short whatever the query (a cursor alone may be hundreds of characters)."""
+    query = hashlib.blake2b(params.encode(), digest_size=16).hexdigest()
+    return f"gc:list:{merchant_id}:{list_version(merchant_id)}:{query}"
 
 
 def get(key: str) -> Any:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 import re
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -10,7 +12,7 @@ import jsonschema
 import pytest
 import time_machine
 from django.utils import timezone
-from drf_spectacular.generators import SchemaGenerator
+from drf_spectacular.generators import EndpointEnumerator, SchemaGenerator
 from drf_spectacular.validation import validate_schema
 from rest_framework.test import APIClient
 
@@ -19,6 +21,7 @@ from giftcards import codes, services
 from giftcards.tests.helpers import issue
 from merchants.models import Merchant
 from merchants.services import api_key_create
+from merchants.tenancy import scopes_required
 from otp.tests.helpers import last_sms_code
 
 pytestmark = pytest.mark.django_db
@@ -72,6 +75,28 @@ def assert_matches(schema: dict[str, Any], method: str, path: str, response: Any
         strict=response.status_code < 400,
     )
     jsonschema.validate(response.json(), body_schema)
+
+
+PROBLEM = "application/problem+json"
+
+
+def _operations(schema: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            yield path, method, operation
+
+
+def _views() -> dict[tuple[str, str], Any]:
+    """The view behind each documented operation, by (path, method)."""
+    return {
+        (path, method.lower()): callback.cls
+        for path, _, method, callback in EndpointEnumerator().get_api_endpoints()
+    }
+
+
+def _codes(operation: dict[str, Any], status: str) -> set[str]:
+    content = operation["responses"].get(status, {}).get("content", {}).get(PROBLEM, {})
+    return {example["value"]["code"] for example in content.get("examples", {}).values()}
 
 
 def test_the_schema_is_valid_openapi(schema: dict[str, Any]) -> None:
@@ -184,3 +209,128 @@ def test_one_time_code_responses_match_the_schema(
     key = api_key_create(merchant=merchant, name="cards", scopes=["cards:read"]).plaintext
     no_scope.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
     assert check(verify, {**check_code, "code": "1"}, client=no_scope).status_code == 403
+
+
+def test_every_operation_is_described_for_integrators(schema: dict[str, Any]) -> None:
+    views = _views()
+    for path, method, operation in _operations(schema):
+        where = f"{method.upper()} {path}"
+        assert operation.get("summary"), where
+        assert len(operation.get("description", "")) > 80, where
+        assert operation.get("tags"), where
+        # drf-spectacular falls back to the view's docstring, written for developers.
+        for klass in inspect.getmro(views[(path, method)]):
+            doc = inspect.getdoc(klass)
+            if doc and klass.__module__.split(".")[0] in {"giftcards", "otp", "merchants"}:
+                assert doc not in operation["description"], (where, klass)
+        assert "**API key scope:**" in operation["description"], where
+
+
+def test_every_operation_documents_every_answer_it_can_give(schema: dict[str, Any]) -> None:
+    views = _views()
+    for path, method, operation in _operations(schema):
+        where = f"{method.upper()} {path}"
+        responses = operation["responses"]
+        for status, response in responses.items():
+            if status.startswith(("4", "5")):
+                assert list(response["content"]) == [PROBLEM], (where, status)
+                assert response["content"][PROBLEM]["examples"], (where, status)
+                assert response["description"], (where, status)
+        assert {"401", "413", "429"} <= set(responses), where
+        assert _codes(operation, "401") == {"not_authenticated", "authentication_failed"}
+        assert "Retry-After" in responses["429"]["headers"], where
+        parameters = {parameter["name"]: parameter for parameter in operation.get("parameters", [])}
+        if "requestBody" in operation:
+            assert {"validation_error", "malformed_request"} <= _codes(operation, "400"), where
+            assert _codes(operation, "415") == {"unsupported_media_type"}, where
+        if any(parameter["in"] == "query" for parameter in parameters.values()):
+            assert "validation_error" in _codes(operation, "400"), where
+        if "Idempotency-Key" in parameters:
+            assert "idempotency_key_reused" in _codes(operation, "409"), where
+            assert "invalid_idempotency_key" in _codes(operation, "400"), where
+        scopes = scopes_required(views[(path, method)](), method)
+        assert ("403" in responses) == bool(scopes), where
+        if scopes:
+            example = responses["403"]["content"][PROBLEM]["examples"]["PermissionDenied"]
+            assert all(scope in example["value"]["detail"] for scope in scopes), where
+            assert all(f"`{scope}`" in operation["description"] for scope in scopes), where
+
+
+def test_every_post_takes_an_idempotency_key(schema: dict[str, Any]) -> None:
+    for path, method, operation in _operations(schema):
+        if method == "post":
+            names = {parameter["name"] for parameter in operation["parameters"]}
+            assert "Idempotency-Key" in names, path
+
+
+@pytest.mark.parametrize(
+    ("operation_id", "status", "codes"),
+    [
+        ("gift_cards_issue", "400", {"invalid_amount", "invalid_expiry"}),
+        ("gift_cards_issue", "422", {"product_unavailable", "currency_mismatch"}),
+        ("gift_cards_retrieve", "404", {"card_not_found"}),
+        ("gift_cards_lookup", "404", {"card_not_found"}),
+        ("gift_cards_lookup", "429", {"rate_limited"}),
+        ("gift_cards_redeem", "400", {"invalid_amount"}),
+        ("gift_cards_redeem", "404", {"card_not_found"}),
+        (
+            "gift_cards_redeem",
+            "422",
+            {"insufficient_funds", "card_not_active", "currency_mismatch"},
+        ),
+        ("gift_cards_redeem_by_code", "404", {"card_not_found"}),
+        ("gift_cards_redeem_by_code", "422", {"insufficient_funds", "card_not_active"}),
+        ("gift_cards_redeem_by_code", "429", {"rate_limited"}),
+        ("gift_cards_reload", "422", {"card_not_reloadable", "card_not_active"}),
+        ("gift_cards_void", "422", {"card_not_active"}),
+        ("gift_cards_transactions", "404", {"card_not_found"}),
+        ("transactions_refund", "404", {"transaction_not_found"}),
+        ("transactions_refund", "422", {"refund_exceeds_redemption", "not_refundable"}),
+        ("otp_request", "429", {"otp_cooldown", "otp_rate_limited"}),
+        ("otp_request", "503", {"otp_disabled", "otp_not_delivered"}),
+        ("otp_verify", "400", {"otp_invalid"}),
+        ("otp_verify", "422", {"otp_expired"}),
+        ("otp_verify", "429", {"otp_attempts_exceeded"}),
+    ],
+)
+def test_each_refusal_code_is_documented_where_it_can_happen(
+    schema: dict[str, Any], operation_id: str, status: str, codes: set[str]
+) -> None:
+    [operation] = [op for _, _, op in _operations(schema) if op["operationId"] == operation_id]
+    assert codes <= _codes(operation, status)
+    for code in codes:
+        assert f"`{code}`" in operation["responses"][status]["description"]
+
+
+def test_request_bodies_refuse_unknown_fields_in_the_document_too(schema: dict[str, Any]):
+    components = schema["components"]["schemas"]
+    for path, method, operation in _operations(schema):
+        if "requestBody" in operation:
+            ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+            body = components[ref.rsplit("/", 1)[-1]]
+            assert body["additionalProperties"] is False, (method, path)
+            assert "never ignored" in body["description"]
+
+
+def test_every_example_matches_the_schema_it_illustrates(schema: dict[str, Any]) -> None:
+    components = schema["components"]["schemas"]
+    checked = 0
+    for path, method, operation in _operations(schema):
+        for parameter in operation.get("parameters", []):
+            for example in parameter.get("examples", {}).values():
+                jsonschema.validate(example["value"], parameter["schema"])
+                checked += 1
+        bodies = [(operation.get("requestBody", {}), True)]
+        bodies += [
+            (response, status < "400") for status, response in operation["responses"].items()
+        ]
+        for body, strict in bodies:
+            for media in body.get("content", {}).values():
+                for name, example in media.get("examples", {}).items():
+                    target = _to_jsonschema(media["schema"], components, strict)
+                    try:
+                        jsonschema.validate(example["value"], target)
+                    except jsonschema.ValidationError as exc:
+                        raise AssertionError(f"{method.upper()} {path} {name}") from exc
+                    checked += 1
+    assert checked > 100

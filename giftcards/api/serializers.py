@@ -1,5 +1,6 @@
 """Small input and output shapes for the gift card API. No business rules here: the
-services decide; these only parse and present."""
+services decide; these only parse and present. Inputs are strict (``core.serializers``):
+an unknown field or a value of the wrong type is a 400, never ignored or coerced."""
 
 from __future__ import annotations
 
@@ -10,6 +11,13 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.money import CURRENCY_EXPONENTS
+from core.pagination import PageParameters
+from core.serializers import (
+    StrictCharField,
+    StrictDateTimeField,
+    StrictEmailField,
+    StrictInputSerializer,
+)
 from giftcards import codes
 from giftcards.models import CardStatus, GiftCard, Transaction, TransactionKind
 
@@ -47,10 +55,11 @@ class AmountField(serializers.IntegerField):
             ) from exc
 
 
-class CurrencyField(serializers.CharField):
+class CurrencyField(StrictCharField):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("min_length", 3)
         kwargs.setdefault("max_length", 3)
+        kwargs.setdefault("help_text", "ISO 4217, e.g. `EUR`; any case.")
         super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> str:
@@ -60,13 +69,27 @@ class CurrencyField(serializers.CharField):
         return value
 
 
-class CodeField(serializers.CharField):
+class CodeField(StrictCharField):
     """A card code as a person or a scanner sends it; normalised here."""
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("max_length", 64)
         kwargs.setdefault("trim_whitespace", True)
+        kwargs.setdefault(
+            "help_text",
+            "The card's 16-character code as printed or scanned. Case, spaces and dashes do "
+            "not matter, nor O for 0 or I/L for 1.",
+        )
         super().__init__(**kwargs)
+
+
+def _reference() -> StrictCharField:
+    return StrictCharField(
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        help_text="Your own reference (an order or till receipt number), kept on the ledger entry.",
+    )
 
 
 def _validate_metadata(value: dict[str, Any]) -> None:
@@ -81,15 +104,54 @@ def _validate_metadata(value: dict[str, Any]) -> None:
             )
 
 
-class IssueInput(serializers.Serializer[Any]):
-    amount = AmountField()
+@extend_schema_field(
+    {
+        "type": "object",
+        "maxProperties": 20,
+        "additionalProperties": {
+            "oneOf": [
+                {"type": "string", "maxLength": 500},
+                {"type": "integer"},
+                {"type": "boolean"},
+            ]
+        },
+        "description": "Up to 20 keys of 1 to 40 characters; each value a string of at most "
+        "500 characters, a whole number or a boolean.",
+        "example": {"order": "1001"},
+    }
+)
+class MetadataField(serializers.DictField):
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("validators", [_validate_metadata])
+        super().__init__(**kwargs)
+
+
+class IssueInput(StrictInputSerializer):
+    amount = AmountField(help_text="Minor units: 2500 is 25.00.")
     currency = CurrencyField()
-    product = serializers.CharField(required=False, allow_null=True, max_length=40)
-    expires_at = serializers.DateTimeField(required=False, allow_null=True)
-    recipient_email = serializers.EmailField(required=False, allow_blank=True)
-    recipient_phone = serializers.CharField(required=False, allow_blank=True, max_length=16)
-    metadata = serializers.DictField(required=False, validators=[_validate_metadata])
-    reference = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    product = StrictCharField(
+        required=False,
+        allow_null=True,
+        max_length=40,
+        help_text="One of your products (`prod_...`): its amounts, currency, expiry and "
+        "reloadability apply. Without one, the card is reloadable.",
+    )
+    expires_at = StrictDateTimeField(
+        required=False,
+        allow_null=True,
+        help_text="When the card stops working. Default: the product's or the platform's rule.",
+    )
+    recipient_email = StrictEmailField(
+        required=False, allow_blank=True, help_text="Where to send the card, if anywhere."
+    )
+    recipient_phone = StrictCharField(
+        required=False,
+        allow_blank=True,
+        max_length=16,
+        help_text="Where to text the card, in international format (+447700900123).",
+    )
+    metadata = MetadataField(required=False)
+    reference = _reference()
 
     def validate_recipient_phone(self, value: str) -> str:
         value = value.replace(" ", "")
@@ -98,38 +160,64 @@ class IssueInput(serializers.Serializer[Any]):
         return value
 
 
-class LookupInput(serializers.Serializer[Any]):
+class LookupInput(StrictInputSerializer):
     code = CodeField()
 
 
-class RedeemInput(serializers.Serializer[Any]):
-    amount = AmountField()
-    currency = CurrencyField(required=False)
-    reference = serializers.CharField(required=False, allow_blank=True, max_length=200)
+def _card_currency() -> CurrencyField:
+    return CurrencyField(
+        required=False,
+        help_text="If given, must be the card's currency (a safety check); ISO 4217.",
+    )
+
+
+class RedeemInput(StrictInputSerializer):
+    amount = AmountField(help_text="Minor units to spend.")
+    currency = _card_currency()
+    reference = _reference()
 
 
 class RedeemByCodeInput(RedeemInput):
     code = CodeField()
 
 
-class ReloadInput(RedeemInput):
-    pass
+class ReloadInput(StrictInputSerializer):
+    amount = AmountField(help_text="Minor units to add.")
+    currency = _card_currency()
+    reference = _reference()
 
 
-class VoidInput(serializers.Serializer[Any]):
-    reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
+class VoidInput(StrictInputSerializer):
+    reason = StrictCharField(
+        required=False, allow_blank=True, max_length=500, help_text="Why, for the audit log."
+    )
 
 
-class RefundInput(serializers.Serializer[Any]):
-    amount = AmountField(required=False)
-    reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
-    reference = serializers.CharField(required=False, allow_blank=True, max_length=200)
+class RefundInput(StrictInputSerializer):
+    amount = AmountField(
+        required=False,
+        help_text="Minor units to give back; leave it out to refund all that is left.",
+    )
+    reason = StrictCharField(
+        required=False, allow_blank=True, max_length=500, help_text="Why, for the audit log."
+    )
+    reference = _reference()
 
 
-class ListFilters(serializers.Serializer[Any]):
-    status = serializers.ChoiceField(choices=CardStatus.choices, required=False)
-    created_after = serializers.DateTimeField(required=False)
-    created_before = serializers.DateTimeField(required=False)
+class ListFilters(PageParameters):
+    status = serializers.ChoiceField(
+        choices=CardStatus.choices,
+        required=False,
+        help_text="Only cards in this state. An empty value is refused, not read as 'any'.",
+    )
+    created_after = StrictDateTimeField(
+        required=False,
+        help_text="Only cards created at or after this instant (ISO 8601 with a time zone; "
+        "write `+` as `%2B` in a URL, or use `Z`).",
+    )
+    created_before = StrictDateTimeField(
+        required=False, help_text="Only cards created before this instant (ISO 8601)."
+    )
 
 
 class GiftCardOutput(serializers.Serializer[GiftCard]):
@@ -162,7 +250,7 @@ class IssuedGiftCardOutput(GiftCardOutput):
         help_text="The full code, grouped. Shown in this response only; store it or send it now."
     )
 
-    @extend_schema_field({"type": "string", "example": "7KQ2-M9XD-4HTR-ZB6W"})
+    @extend_schema_field({"type": "string", "example": "7KQ2-M9XD-4HTR-ZB6Y"})
     def get_code(self, card: GiftCard) -> str:
         return codes.format_code(self.context["code"])
 

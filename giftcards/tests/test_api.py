@@ -10,6 +10,7 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from core.serializers import REPEATED_PARAMETER, UNKNOWN_FIELD, UNKNOWN_PARAMETER
 from giftcards import codes, services
 from giftcards.models import FailedCodeLookup, GiftCard, Product, Transaction
 from giftcards.tests.helpers import issue, snapshot
@@ -166,11 +167,55 @@ def test_list_filters_and_paginates(api_client: APIClient, merchant: Merchant) -
 
 
 @pytest.mark.parametrize(
-    "query",
-    ["limit=0", "limit=101", "limit=x", "status=lost", "created_after=yesterday", "cursor=bogus"],
+    ("query", "field"),
+    [
+        ("limit=0", "limit"),
+        ("limit=101", "limit"),
+        ("limit=x", "limit"),
+        ("limit=5.0", "limit"),
+        ("limit=", "limit"),
+        ("status=lost", "status"),
+        ("status=", "status"),
+        ("created_after=yesterday", "created_after"),
+        ("created_after=2026-07-01", "created_after"),
+        ("created_after=2026-07-01T00:00:00", "created_after"),
+        ("created_before=2026-07-01 00:00:00Z", "created_before"),
+        ("cursor=bogus", "cursor"),
+        ("cursor=", "cursor"),
+        ("stauts=void", "stauts"),
+        ("status=void&status=active", "status"),
+    ],
 )
-def test_list_refuses_bad_parameters(api_client: APIClient, query: str) -> None:
-    assert_problem(api_client.get(f"/api/v1/gift-cards/?{query}"), 400, "validation_error")
+def test_list_refuses_bad_parameters_by_name(
+    api_client: APIClient, merchant: Merchant, query: str, field: str
+) -> None:
+    issue(merchant)
+    body = assert_problem(api_client.get(f"/api/v1/gift-cards/?{query}"), 400, "validation_error")
+    assert [error["field"] for error in body["errors"]] == [field]
+
+
+def test_an_unknown_or_repeated_parameter_says_which(api_client: APIClient) -> None:
+    unknown = api_client.get("/api/v1/gift-cards/?stauts=void").json()
+    assert unknown["errors"] == [{"field": "stauts", "message": UNKNOWN_PARAMETER}]
+    repeated = api_client.get("/api/v1/gift-cards/?limit=1&limit=2").json()
+    assert repeated["errors"] == [{"field": "limit", "message": REPEATED_PARAMETER}]
+
+
+def test_dates_with_an_offset_filter_the_list(api_client: APIClient, merchant: Merchant) -> None:
+    issue(merchant)
+    later = (timezone.now() + timedelta(hours=1)).astimezone(timezone.get_fixed_timezone(120))
+    stamp = later.replace(microsecond=0).isoformat().replace("+", "%2B")
+    assert len(api_client.get(f"/api/v1/gift-cards/?created_before={stamp}").json()["results"])
+    assert api_client.get(f"/api/v1/gift-cards/?created_after={stamp}").json()["results"] == []
+
+
+@pytest.mark.parametrize("query", ["limit=0", "cursor=", "status=void"])
+def test_a_card_ledger_refuses_bad_and_unknown_parameters(
+    api_client: APIClient, merchant: Merchant, query: str
+) -> None:
+    card = issue(merchant).card
+    path = f"/api/v1/gift-cards/{card.public_id}/transactions/?{query}"
+    assert_problem(api_client.get(path), 400, "validation_error")
 
 
 def test_retrieve_and_transactions_newest_first(api_client: APIClient, merchant: Merchant):
@@ -381,6 +426,111 @@ def test_every_refusal_has_its_code_and_changes_nothing(
         assert Transaction.objects.count() == ledger_rows
 
 
+# --- strict input ---------------------------------------------------------------------
+
+
+def test_an_unknown_field_is_refused_by_name_and_no_card_is_issued(api_client: APIClient) -> None:
+    response = post(
+        api_client, "/api/v1/gift-cards/", {"amount": 2500, "currency": "EUR", "reloadable": False}
+    )
+    body = assert_problem(response, 400, "validation_error")
+    assert body["errors"] == [{"field": "reloadable", "message": UNKNOWN_FIELD}]
+    assert not GiftCard.objects.exists()
+
+
+def test_unknown_fields_are_listed_with_the_other_errors(api_client: APIClient) -> None:
+    response = post(api_client, "/api/v1/gift-cards/", {"currency": "EUR", "colour": "red"})
+    body = assert_problem(response, 400, "validation_error")
+    assert {error["field"] for error in body["errors"]} == {"amount", "colour"}
+    assert not GiftCard.objects.exists()
+
+
+def _strictness_cases(merchant: Merchant) -> list[tuple[str, dict[str, Any], str, GiftCard]]:
+    """Bodies that DRF would have accepted (coercing or dropping a value) and the
+    field each must be refused for."""
+    card = issue(merchant, 1000).card
+    spend = services.giftcard_redeem(merchant=merchant, card_id=card.pk, amount=100)
+    c, t = card.public_id, spend.public_id
+    return [
+        (f"/api/v1/gift-cards/{c}/redeem/", {"amount": 100, "reference": 0}, "reference", card),
+        (f"/api/v1/gift-cards/{c}/redeem/", {"amount": 100, "currency": 978}, "currency", card),
+        (f"/api/v1/gift-cards/{c}/redeem/", {"amount": 100, "amout": 5}, "amout", card),
+        (f"/api/v1/gift-cards/{c}/reload/", {"amount": 100, "reference": True}, "reference", card),
+        (
+            f"/api/v1/gift-cards/{c}/reload/",
+            {"amount": 100, "reloadable": True},
+            "reloadable",
+            card,
+        ),
+        (f"/api/v1/gift-cards/{c}/void/", {"reason": 0}, "reason", card),
+        (f"/api/v1/gift-cards/{c}/void/", {"reson": "typo"}, "reson", card),
+        (f"/api/v1/transactions/{t}/refund/", {"amount": 1, "reason": 0}, "reason", card),
+        (f"/api/v1/transactions/{t}/refund/", {"amount": 1, "reference": 0}, "reference", card),
+        (f"/api/v1/transactions/{t}/refund/", {"amount": 1, "full": True}, "full", card),
+        ("/api/v1/gift-cards/redeem/", {"code": 1234, "amount": 1}, "code", card),
+        ("/api/v1/gift-cards/lookup/", {"code": ["x"]}, "code", card),
+    ]
+
+
+def test_a_value_of_the_wrong_type_or_an_unknown_field_changes_nothing(
+    api_client: APIClient, merchant: Merchant
+) -> None:
+    for path, data, field, card in _strictness_cases(merchant):
+        before = snapshot(card)
+        ledger_rows = Transaction.objects.count()
+        body = assert_problem(post(api_client, path, data), 400, "validation_error")
+        assert [error["field"] for error in body["errors"]] == [field], (path, data)
+        assert snapshot(card) == before, (path, data)
+        assert Transaction.objects.count() == ledger_rows
+    assert not FailedCodeLookup.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("recipient_email", 0),
+        ("recipient_phone", 447700900123),
+        ("product", 0),
+        ("expires_at", 1924991999),
+        ("expires_at", "2031-01-01T00:00:00"),
+        ("metadata", "order=1001"),
+        ("reference", 5),
+    ],
+)
+def test_issue_refuses_a_value_of_the_wrong_type(
+    api_client: APIClient, field: str, value: Any
+) -> None:
+    data = {"amount": 2500, "currency": "EUR", field: value}
+    body = assert_problem(post(api_client, "/api/v1/gift-cards/", data), 400, "validation_error")
+    assert [error["field"] for error in body["errors"]] == [field]
+    assert not GiftCard.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"amount": 100, "currency": "EUR", "\\ud800": 1}',
+        '{"amount": 100, "currency": "\\ud800"}',
+        '{"amount": 100, "currency": "EUR", "reference": "POS\\u0000"}',
+        '{"amount": 100, "currency": "EUR", "metadata": {"order": "\\u0000"}}',
+        '{"amount": 100, "currency": "EUR", "metadata": {"\\udc00": "1001"}}',
+        '{"amount": 100, "currency": "EUR", "metadata": {"order": "\\ud83d"}}',
+    ],
+)
+def test_text_that_cannot_be_stored_is_a_400_and_no_card_is_issued(
+    api_client: APIClient, raw: str
+) -> None:
+    response = api_client.generic(
+        "POST", "/api/v1/gift-cards/", raw.encode(), content_type="application/json"
+    )
+    assert_problem(response, 400, "validation_error")
+    assert not GiftCard.objects.exists()
+
+
+def test_a_body_that_is_not_an_object_is_refused(api_client: APIClient) -> None:
+    assert_problem(post(api_client, "/api/v1/gift-cards/lookup/", ["x"]), 400, "validation_error")
+
+
 def test_malformed_json_and_wrong_media_type(api_client: APIClient, merchant: Merchant) -> None:
     card = issue(merchant).card
     path = f"/api/v1/gift-cards/{card.public_id}/redeem/"
@@ -423,9 +573,11 @@ def test_another_merchants_objects_are_404_on_every_endpoint(
         response = getattr(other_api_client, method)(path, data, format="json")
         assert response.status_code == 404, path
         assert response.json()["code"] in {"card_not_found", "transaction_not_found"}
-    for path in ("/api/v1/gift-cards/lookup/", "/api/v1/gift-cards/redeem/"):
-        response = post(other_api_client, path, {"code": issued.code, "amount": 1})
-        assert_problem(response, 404, "card_not_found")
+    for path, body in (
+        ("/api/v1/gift-cards/lookup/", {"code": issued.code}),
+        ("/api/v1/gift-cards/redeem/", {"code": issued.code, "amount": 1}),
+    ):
+        assert_problem(post(other_api_client, path, body), 404, "card_not_found")
     assert other_api_client.get("/api/v1/gift-cards/").json()["results"] == []
     assert snapshot(issued.card) == before
 

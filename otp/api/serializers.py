@@ -1,5 +1,5 @@
 """Input and output shapes of the one-time code API. Parsing only: the rules are in
-``otp.services``."""
+``otp.services``. Inputs are strict: unknown fields and values of the wrong type are a 400."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.api_schema import ProblemSerializer
+from core.serializers import StrictCharField, StrictInputSerializer
 from otp import recipients
 from otp.models import OneTimeCode, OtpChannel, OtpPurpose, OtpStatus
 
 
-class RecipientField(serializers.CharField):
+class RecipientField(StrictCharField):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("max_length", 254)
         kwargs.setdefault(
@@ -22,7 +23,7 @@ class RecipientField(serializers.CharField):
         super().__init__(**kwargs)
 
 
-class RequestInput(serializers.Serializer[Any]):
+class RequestInput(StrictInputSerializer):
     class Meta:
         ref_name = "OtpRequestInput"
 
@@ -38,13 +39,16 @@ class RequestInput(serializers.Serializer[Any]):
         return attrs
 
 
-class VerifyInput(serializers.Serializer[Any]):
+class VerifyInput(StrictInputSerializer):
     class Meta:
         ref_name = "OtpVerifyInput"
 
     purpose = serializers.ChoiceField(choices=OtpPurpose.choices)
     recipient = RecipientField()
-    code = serializers.CharField(max_length=32, help_text="The digits the person received.")
+    code = StrictCharField(
+        max_length=32,
+        help_text="The digits the person received, as a string (a leading 0 counts).",
+    )
 
     def validate_recipient(self, value: str) -> str:
         try:

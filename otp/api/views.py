@@ -8,59 +8,88 @@ The code itself is never in a response: it is in the message and nowhere else.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api_schema import problem_responses
+from core.api_schema import Refusal, api_operation
 from core.errors import ApplicationError
 from core.net import client_ip
 from merchants.api.authentication import ApiClient
+from merchants.api.schema import IDEMPOTENCY_HEADER, IDEMPOTENCY_REFUSALS
 from merchants.idempotency import idempotency_key, refusal_response, run_idempotent
 from merchants.models import ApiKey
 from merchants.tenancy import MerchantAPIMixin
 from otp import services
 from otp.api import serializers as s
-from otp.exceptions import OtpNotDelivered
-
-IDEMPOTENCY_HEADER = OpenApiParameter(
-    name="Idempotency-Key",
-    location=OpenApiParameter.HEADER,
-    required=False,
-    description="Retry safely: the same key and body replays the first response.",
+from otp.exceptions import (
+    OtpAttemptsExceeded,
+    OtpCooldown,
+    OtpDisabled,
+    OtpExpired,
+    OtpInvalid,
+    OtpNotDelivered,
+    OtpRateLimited,
 )
 
-_REQUEST_REFUSALS = {
-    400: "Invalid input (`validation_error`); `errors` lists fields.",
-    429: "`otp_cooldown` (a code went to this recipient moments ago) or `otp_rate_limited` "
-    "(the hourly limit per recipient or per API key, see `limited_by`); both carry "
-    "`retry_after` and `Retry-After`.",
-    503: "`otp_disabled`: one-time codes are switched off and nothing was sent. "
-    "`otp_not_delivered`: the message was not sent (`delivery_status`, `reason`; "
-    "`retry_after` and `Retry-After` when a wait helps).",
-}
-_VERIFY_REFUSALS = {
-    400: "Invalid input (`validation_error`), or `otp_invalid`: a wrong code (with "
-    "`attempts_remaining`), a used one, or none waiting.",
-    422: "`otp_expired`: the code's time ran out; ask for a new one.",
-    429: "`otp_attempts_exceeded`: too many wrong codes; this code no longer works.",
-}
+TAG = "One-time codes"
 
-
-def _otp_problems(descriptions: dict[int, str]) -> dict[Any, OpenApiResponse]:
-    """``problem_responses`` with the OTP fields (``retry_after``, ``attempts_remaining``,
-    ...) and what each status means for the endpoint."""
-    documented = problem_responses(403, 409, *descriptions)
-    for key, response in documented.items():
-        documented[key] = OpenApiResponse(
-            response=s.OtpProblemSerializer,
-            description=descriptions.get(key[0], response.description),
-        )
-    return documented
+_REQUEST_REFUSALS = [
+    *IDEMPOTENCY_REFUSALS,
+    Refusal.of(
+        OtpCooldown,
+        when="a code went to this recipient for this purpose moments ago; `retry_after` "
+        "and `Retry-After` say when to ask again",
+        detail="A code was sent to this recipient moments ago. Ask again in 42 seconds.",
+        retry_after=42,
+    ),
+    Refusal.of(
+        OtpRateLimited,
+        when="the hourly limit per recipient or per API key is reached (`limited_by`); "
+        "`retry_after` and `Retry-After` say when to ask again",
+        detail="This recipient reached its limit of 5 codes an hour. Try again in 38 minutes.",
+        retry_after=2280,
+        limited_by="recipient",
+    ),
+    Refusal.of(
+        OtpDisabled,
+        when="one-time codes are switched off on the platform; nothing was sent",
+        detail="One-time codes are switched off on this platform; no code was sent.",
+    ),
+    Refusal.of(
+        OtpNotDelivered,
+        when="the message was not sent (`delivery_status`, `reason`); with "
+        "`delivery_status` `rate_limited`, `retry_after` and `Retry-After` say when a new "
+        "request can go out",
+        detail="The code was not sent: the recipient has unsubscribed.",
+        delivery_status="suppressed",
+        reason="the recipient has unsubscribed",
+    ),
+]
+_VERIFY_REFUSALS = [
+    Refusal.of(
+        OtpInvalid,
+        when="the code is wrong (`attempts_remaining` says how many tries are left), was "
+        "used already, or none is waiting for this recipient",
+        detail="That code is wrong; 4 attempts left.",
+        attempts_remaining=4,
+    ),
+    *IDEMPOTENCY_REFUSALS,
+    Refusal.of(
+        OtpExpired,
+        when="the code's time ran out; ask for a new one",
+        detail="This code has expired. Ask for a new one.",
+    ),
+    Refusal.of(
+        OtpAttemptsExceeded,
+        when="too many wrong codes were tried: this code no longer works; ask for a new one",
+        detail="Too many wrong codes were tried; this code no longer works. Ask for a new one.",
+        attempts_remaining=0,
+    ),
+]
 
 
 def _refusal(request: Request, error: ApplicationError) -> Response:
@@ -84,7 +113,8 @@ def _with_retry_after(response: Response) -> Response:
 
 
 class OtpAPIView(MerchantAPIMixin, APIView):
-    """Base for one-time code endpoints: tenant from the key, ``otp:write`` to use them."""
+    """Shared by the one-time code views (not an endpoint): the tenant comes from the key,
+    and ``otp:write`` is needed to use them."""
 
     required_scopes = ("otp:write",)
 
@@ -104,8 +134,9 @@ class OtpAPIView(MerchantAPIMixin, APIView):
 
 
 class OtpRequestView(OtpAPIView):
-    @extend_schema(
+    @api_operation(
         operation_id="otp_request",
+        tag=TAG,
         summary="Send a one-time code",
         description="Sends a new code for `purpose` to `recipient` (an email address for "
         "`email`, an E.164 number for `sms`) and supersedes the recipient's earlier codes "
@@ -115,9 +146,15 @@ class OtpRequestView(OtpAPIView):
         "server sends them all from one), and while one-time codes are switched off (503). "
         "When the platform's hourly sending volume holds the message back, the code is "
         "still issued and `expires_at` counts from when the message goes out.",
-        parameters=[IDEMPOTENCY_HEADER],
         request=s.RequestInput,
-        responses={201: s.IssuedOutput, **_otp_problems(_REQUEST_REFUSALS)},
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={
+            201: OpenApiResponse(
+                s.IssuedOutput, description="The code is on its way (`delivery_channel`)."
+            )
+        },
+        refusals=_REQUEST_REFUSALS,
+        problem=s.OtpProblemSerializer,
         examples=[
             OpenApiExample(
                 "A sign-in code by SMS",
@@ -125,18 +162,20 @@ class OtpRequestView(OtpAPIView):
                 request_only=True,
             ),
             OpenApiExample(
-                "Too soon",
+                "Sent",
                 value={
-                    "type": "about:blank#otp_cooldown",
-                    "status": 429,
-                    "title": "Wait before asking for another code",
-                    "detail": "A code was sent to this recipient moments ago. "
-                    "Ask again in 42 seconds.",
-                    "code": "otp_cooldown",
-                    "retry_after": 42,
+                    "id": "otp_01j9z8f4h6k8m0p2r4t6v8x0z2",
+                    "object": "one_time_code",
+                    "purpose": "login",
+                    "channel": "sms",
+                    "recipient": "+44*******123",
+                    "status": "pending",
+                    "expires_at": "2026-07-02T17:13:10Z",
+                    "created_at": "2026-07-02T17:03:10Z",
+                    "delivery_channel": "sms",
                 },
                 response_only=True,
-                status_codes=["429"],
+                status_codes=["201"],
             ),
         ],
     )
@@ -167,16 +206,22 @@ class OtpRequestView(OtpAPIView):
 
 
 class OtpVerifyView(OtpAPIView):
-    @extend_schema(
+    @api_operation(
         operation_id="otp_verify",
+        tag=TAG,
         summary="Check a one-time code",
         description="Checks `code` against the newest code sent to `recipient` for "
         "`purpose` with this merchant's keys. A right code works once. A wrong one is "
         "counted (`attempts_remaining`); when none are left the code is dead "
-        "(`otp_attempts_exceeded`) and a new one must be asked for.",
-        parameters=[IDEMPOTENCY_HEADER],
+        "(`otp_attempts_exceeded`) and a new one must be asked for. Send the code as a "
+        "string: a number is refused, as it would lose a leading 0.",
         request=s.VerifyInput,
-        responses={200: s.VerifiedOutput, **_otp_problems(_VERIFY_REFUSALS)},
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={
+            200: OpenApiResponse(s.VerifiedOutput, description="The code is right; it is now used.")
+        },
+        refusals=_VERIFY_REFUSALS,
+        problem=s.OtpProblemSerializer,
         examples=[
             OpenApiExample(
                 "Check a sign-in code",
@@ -184,17 +229,20 @@ class OtpVerifyView(OtpAPIView):
                 request_only=True,
             ),
             OpenApiExample(
-                "A wrong code",
+                "Verified",
                 value={
-                    "type": "about:blank#otp_invalid",
-                    "status": 400,
-                    "title": "Invalid code",
-                    "detail": "That code is wrong; 4 attempts left.",
-                    "code": "otp_invalid",
-                    "attempts_remaining": 4,
+                    "id": "otp_01j9z8f4h6k8m0p2r4t6v8x0z2",
+                    "object": "one_time_code",
+                    "purpose": "login",
+                    "channel": "sms",
+                    "recipient": "+44*******123",
+                    "status": "verified",
+                    "expires_at": "2026-07-02T17:13:10Z",
+                    "created_at": "2026-07-02T17:03:10Z",
+                    "verified": True,
+                    "verified_at": "2026-07-02T17:04:02Z",
                 },
                 response_only=True,
-                status_codes=["400"],
             ),
         ],
     )

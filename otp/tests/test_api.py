@@ -118,6 +118,8 @@ def test_a_request_by_email(api_client: APIClient) -> None:
         ({**SMS_LOGIN, "purpose": "anything"}, "purpose"),
         ({**SMS_LOGIN, "channel": "push"}, "channel"),
         ({"purpose": "login", "channel": "sms"}, "recipient"),
+        ({**SMS_LOGIN, "recipient": 447700900123}, "recipient"),
+        ({**SMS_LOGIN, "locale": "en"}, "locale"),
     ],
 )
 def test_a_bad_request_is_a_validation_error_and_nothing_happens(
@@ -344,6 +346,20 @@ def test_a_verify_with_bad_input_is_a_validation_error(api_client: APIClient) ->
     response = post(api_client, VERIFY, {"purpose": "login", "recipient": "nobody", "code": "1"})
     body = assert_problem(response, 400, "validation_error")
     assert [e["field"] for e in body["errors"]] == ["recipient"]
+    assert state() == before
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"), [({"code": 493021}, "code"), ({"remember_me": True}, "remember_me")]
+)
+def test_a_code_sent_as_a_number_or_an_unknown_field_is_refused_and_not_counted(
+    api_client: APIClient, changes: dict[str, Any], field: str
+) -> None:
+    ask(api_client)
+    before = state()
+    data = {"purpose": "login", "recipient": PHONE, "code": last_sms_code(), **changes}
+    body = assert_problem(post(api_client, VERIFY, data), 400, "validation_error")
+    assert [e["field"] for e in body["errors"]] == [field]
     assert state() == before
 
 
