@@ -27,6 +27,7 @@ such a copy is recognisable as the same message.
 from __future__ import annotations
 
 import base64
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -273,6 +274,7 @@ def _send_one(
     inline_images: dict[str, bytes],
     text: MessageText | None = None,
 ) -> CommunicationLog:
+    text_given = text
     common: dict[str, Any] = {
         "event": event,
         "requested": requested,
@@ -351,6 +353,10 @@ def _send_one(
             content_id: base64.b64encode(data).decode("ascii")
             for content_id, data in inline_images.items()
         }
+    if text_given is None:
+        message["fallback"] = _fallback_data(
+            event, recipient, context, merchant, inline_images, taken
+        )
     payload = crypto.seal(message)
     # Counted against the volume limits now, as it goes to a worker; over one it waits,
     # sealed, for the release task (``release_deferred_messages``) and is never dropped.
@@ -408,15 +414,18 @@ def deliver(log_id: int, *, final_attempt: bool, retry_in: int = 0) -> str:
     waiting = CommunicationLog.objects.filter(
         pk=log_id, status=MessageStatus.QUEUED, claimed_at__isnull=True, deferred_until__isnull=True
     )
-    found = waiting.values("channel", "event").first()
+    found = waiting.values("channel", "event", "payload", "merchant_id").first()
     if found is None:
         return "skipped"
-    stopped = _switched_off_since(communication_settings(), found["channel"], found["event"])
+    conf = communication_settings()
+    stopped = _switched_off_since(conf, found["channel"], found["event"])
     if stopped:
         # The same conditions as a claim: a message another worker took is left to it.
         if not waiting.update(status=MessageStatus.SUPPRESSED, reason=stopped, payload=""):
             return "skipped"
         logger.info("message_suppressed_at_delivery", log_id=log_id, channel=found["channel"])
+        if found["event"] != Event.OTP_CODE or conf.otp_enabled:
+            _resend_by_fallback(conf, log_id, found, stopped)
         return "suppressed"
     now = timezone.now()
     if not waiting.update(claimed_at=now, attempts=F("attempts") + 1):
@@ -470,22 +479,79 @@ def deliver(log_id: int, *, final_attempt: bool, retry_in: int = 0) -> str:
 
 
 def _switched_off_since(conf: CommunicationSettings, channel: str, event: str) -> str:
-    """Why a queued message must not go now, or ``""``.
-
-    Its fallback cannot take it: the message was rendered for its own channel and sealed,
-    and the event's context and the recipient's other addresses are not kept, so nothing
-    could be written for another channel. The reason says so when a fallback is on."""
+    """Why a queued message must not go now, or ``""``."""
     if event == Event.OTP_CODE and not conf.otp_enabled:
         return "one-time codes were switched off after it was queued"
     if conf.is_enabled(channel):
         return ""
-    reason = f"{channel} was switched off after it was queued"
-    chain = _fallback_chain(conf, channel)
-    if chain and conf.is_enabled(chain[-1]):
-        reason += (
-            f"; its fallback, {chain[-1]}, cannot take a message already written for {channel}"
+    return f"{channel} was switched off after it was queued"
+
+
+def _fallback_data(
+    event: str,
+    recipient: Recipient,
+    context: dict[str, Any],
+    merchant: Merchant | None,
+    inline_images: dict[str, bytes],
+    taken: set[str],
+) -> dict[str, Any] | None:
+    """What it takes to write this message again for another channel, sealed with it, so
+    a channel switched off after the message was queued can hand it to its fallback.
+    None when the context is not plain data (nothing could be written from it then)."""
+    try:
+        json.dumps(context)
+    except (TypeError, ValueError):
+        return None
+    return {
+        "event": event,
+        "context": context,
+        "email": recipient.email,
+        "phone": recipient.phone,
+        "push": list(recipient.push_subscriptions),
+        "user_id": recipient.user.pk if recipient.user is not None else None,
+        "merchant_id": merchant.pk if merchant is not None else None,
+        "taken": sorted(taken),
+        "images": {
+            cid: base64.b64encode(data).decode("ascii") for cid, data in inline_images.items()
+        },
+    }
+
+
+def _resend_by_fallback(
+    conf: CommunicationSettings, log_id: int, found: Mapping[str, Any], stopped: str
+) -> None:
+    """Send a message suppressed at delivery by the fallback of its channel, through
+    ``send`` (its switch, address and limits apply, and it gets a log row of its own), and
+    say on the suppressed row what became of it."""
+    chain = _fallback_chain(conf, found["channel"])
+    if not chain or not conf.is_enabled(chain[-1]):
+        return
+    fallback = chain[-1]
+    data = crypto.unseal(found["payload"]).get("fallback") if found["payload"] else None
+    if not data:
+        note = f"; its fallback, {fallback}, cannot take a message written for {found['channel']}"
+    elif fallback in data["taken"]:
+        note = f"; its fallback, {fallback}, already carries this message"
+    else:
+        user = User.objects.filter(pk=data["user_id"]).first() if data["user_id"] else None
+        merchant = (
+            Merchant.objects.filter(pk=data["merchant_id"]).first() if data["merchant_id"] else None
         )
-    return reason
+        [log] = send(
+            data["event"],
+            Recipient(
+                email=data["email"],
+                phone=data["phone"],
+                push_subscriptions=tuple(data["push"]),
+                user=user,
+            ),
+            data["context"],
+            channels=[fallback],
+            merchant=merchant,
+            inline_images={cid: base64.b64decode(b64) for cid, b64 in data["images"].items()},
+        )
+        note = f"; handed to its fallback, {fallback} (message {log.pk}: {log.status})"
+    CommunicationLog.objects.filter(pk=log_id).update(reason=(stopped + note)[:300])
 
 
 RELEASE_BATCH = 200

@@ -118,23 +118,48 @@ def test_a_message_waiting_for_a_retry_is_suppressed_once_its_channel_is_off(
     )
 
 
-def test_the_fallback_cannot_take_a_queued_message_and_the_reason_says_so(
-    held_in_queue: None, sms_outbox: list[Any]
+def test_the_fallback_takes_a_message_queued_before_its_channel_was_switched_off(
+    held_in_queue: None, sms_outbox: list[Any], settings: Any
 ) -> None:
     log = queued(Event.OTP_CODE, context=CODE)
     assert log.channel == "sms"
     settings_update(actor=None, sms_enabled=False, sms_fallback="email")
+    settings.COMMUNICATIONS_DISPATCH_ON_COMMIT = False
+    settings.CELERY_TASK_ALWAYS_EAGER = True
 
     assert deliver(log.pk, final_attempt=False) == "suppressed"
 
     log.refresh_from_db()
     assert log.status == MessageStatus.SUPPRESSED
+    [by_email] = CommunicationLog.objects.exclude(pk=log.pk)
+    assert by_email.channel == "email"
     assert log.reason == (
-        "sms was switched off after it was queued; its fallback, email, cannot take a "
-        "message already written for sms"
+        "sms was switched off after it was queued; handed to its fallback, email "
+        f"(message {by_email.pk}: queued)"
     )
     assert sms_outbox == []
-    assert mail.outbox == []
+    [email] = mail.outbox
+    assert email.to == ["ana@example.com"]
+    assert "493021" in email.body
+    by_email.refresh_from_db()
+    assert by_email.status == MessageStatus.SENT
+
+
+def test_the_fallback_does_not_send_a_message_twice_on_one_channel(
+    held_in_queue: None, sms_outbox: list[Any]
+) -> None:
+    by_sms, _by_email = send(Event.TEST_MESSAGE, ANA, TEST, channels=["sms", "email"])
+    settings_update(actor=None, sms_enabled=False, sms_fallback="email")
+
+    assert deliver(by_sms.pk, final_attempt=False) == "suppressed"
+
+    by_sms.refresh_from_db()
+    assert by_sms.reason == (
+        "sms was switched off after it was queued; its fallback, email, already carries "
+        "this message"
+    )
+    assert CommunicationLog.objects.count() == 2
+    assert sms_outbox == []
 
 
 def test_a_queued_one_time_code_is_suppressed_once_codes_are_switched_off(
