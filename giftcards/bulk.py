@@ -25,13 +25,12 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import User
+from core.contact import InvalidEmail, InvalidPhone, normalise_email, normalise_phone
 from core.errors import ApplicationError
 from core.money import exponent, format_money, parse_major
 from giftcards import codes, services
@@ -63,8 +62,6 @@ REPORT_COLUMNS = (
     "message",
 )
 
-_PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")
-_PHONE_NOISE = re.compile(r"[\s().\-]")
 _PLAIN_NUMBER = re.compile(r"^[0-9]+(\.[0-9]+)?$")
 _GROUPED_NUMBER = re.compile(r"^[0-9]{1,3}(,[0-9]{3})+\.[0-9]+$")
 # Spreadsheet programs run cells starting with these as formulas.
@@ -190,20 +187,14 @@ def _parse_row(number: int, values: dict[str, str], *, currency: str) -> dict[st
         problems.append(f"amount: {exc}")
     if row["recipient_email"]:
         try:
-            validate_email(row["recipient_email"])
-        except ValidationError:
+            row["recipient_email"] = normalise_email(row["recipient_email"])
+        except InvalidEmail:
             problems.append("recipient_email: not a valid email address.")
     if row["recipient_phone"]:
-        phone = _PHONE_NOISE.sub("", row["recipient_phone"])
-        if phone.startswith("00"):
-            phone = "+" + phone[2:]
-        if _PHONE.match(phone):
-            row["recipient_phone"] = phone
-        else:
-            problems.append(
-                "recipient_phone: use the international format with country code, "
-                "for example +353861234567."
-            )
+        try:
+            row["recipient_phone"] = normalise_phone(row["recipient_phone"])
+        except InvalidPhone as exc:
+            problems.append(f"recipient_phone: {exc}")
     if len(row["reference"]) > 200:
         problems.append("reference: at most 200 characters.")
     if problems:

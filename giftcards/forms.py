@@ -18,6 +18,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from PIL import Image, ImageOps
 
+from core.contact import InvalidPhone, normalise_email, normalise_phone
 from core.money import CURRENCY_CHOICES, CURRENCY_EXPONENTS, format_money, parse_major, to_decimal
 from giftcards.models import CardStatus, Product
 from giftcards.services import MAX_AMOUNT
@@ -402,11 +403,18 @@ class CardIssueForm(forms.Form):
         product_field.queryset = products
         self.fields["currency"].initial = currency
 
+    def clean_recipient_email(self) -> str:
+        email: str = self.cleaned_data.get("recipient_email") or ""
+        return normalise_email(email) if email else ""
+
     def clean_recipient_phone(self) -> str:
         phone: str = self.cleaned_data.get("recipient_phone", "").strip()
-        if phone and not re.fullmatch(r"\+?[0-9][0-9 ()\-]{5,30}", phone):
-            raise forms.ValidationError("Enter a phone number such as +44 20 7946 0000.")
-        return phone
+        if not phone:
+            return ""
+        try:
+            return normalise_phone(phone)
+        except InvalidPhone as exc:
+            raise forms.ValidationError(str(exc), code="invalid_phone") from None
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -11,7 +11,6 @@ from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -20,6 +19,7 @@ from django.utils.text import slugify
 
 from accounts.models import User
 from accounts.selectors import verified_emails
+from core.contact import InvalidEmail, normalise_email
 from core.signing import TokenInvalid, TokenSigner
 from core.site import site_url
 from merchants.exceptions import (
@@ -103,12 +103,10 @@ class IssuedInvitation:
 
 
 def _normalise_email(email: str) -> str:
-    cleaned = User.objects.normalize_email(email or "").strip().lower()
     try:
-        validate_email(cleaned)
-    except ValidationError as exc:
+        return normalise_email(email)
+    except InvalidEmail as exc:
         raise InvalidInvitation(f"'{email}' is not a valid email address.") from exc
-    return cleaned
 
 
 def invitation_token(invitation: Invitation) -> str:

@@ -29,8 +29,6 @@ import stripe
 import structlog
 from django.conf import settings
 from django.core.cache import cache as shared_cache
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Q
 from django.urls import reverse
@@ -39,6 +37,7 @@ from django.utils import timezone
 from accounts.models import User
 from communications.models import Channel, CommunicationLog, Event, MessageStatus
 from communications.services import Recipient, send
+from core.contact import InvalidEmail, InvalidPhone, normalise_email, normalise_phone
 from core.errors import ApplicationError
 from core.money import format_money
 from core.signing import TokenSigner
@@ -87,7 +86,6 @@ MAX_SCHEDULE_AHEAD = timedelta(days=365)
 PAST_GRACE = timedelta(minutes=5)
 ACCESS_TOKEN_MAX_AGE = timedelta(days=30)
 _ACCESS_TOKENS = TokenSigner(salt="orders.status-access", max_age=ACCESS_TOKEN_MAX_AGE)
-_PHONE_PUNCTUATION = str.maketrans("", "", " ()-.")
 
 
 @dataclass(frozen=True)
@@ -161,35 +159,23 @@ def _check_amount(product: Product, amount: int, *, index: int) -> None:
 
 
 def _normalise_phone(raw: str, *, index: int) -> str:
-    phone = raw.strip().translate(_PHONE_PUNCTUATION)
-    if phone.startswith("00"):
-        phone = "+" + phone[2:]
-    digits = phone[1:]
-    if not (
-        phone.startswith("+")
-        and digits.isdigit()
-        and digits.isascii()
-        and 7 <= len(digits) <= 15
-        and digits[0] != "0"
-    ):
+    try:
+        return normalise_phone(raw)
+    except InvalidPhone:
         raise InvalidOrder(
             "Enter the recipient's mobile number in international format, e.g. +447700900123.",
             field="recipient_phone",
             line=index,
-        )
-    return phone
+        ) from None
 
 
 def _normalise_email(raw: str, *, field: str, index: int | None, whose: str) -> str:
-    email = raw.strip()
     try:
-        validate_email(email)
-    except ValidationError:
+        return normalise_email(raw)
+    except InvalidEmail:
         raise InvalidOrder(
             f"Enter a valid email address for {whose}.", field=field, line=index
         ) from None
-    local, _, domain = email.rpartition("@")
-    return f"{local}@{domain.lower()}"
 
 
 def _check_deliver_at(deliver_at: datetime | None, *, now: datetime, index: int) -> None:

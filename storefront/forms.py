@@ -15,6 +15,7 @@ from django import forms
 from django.forms.utils import ErrorDict
 from django.utils import timezone
 
+from core.contact import InvalidPhone, normalise_phone
 from core.money import format_money
 from giftcards import codes
 from giftcards.bulk import AmountInvalid, parse_amount
@@ -31,22 +32,7 @@ PAST_GRACE = timedelta(minutes=10)
 FOR_ME = "self"
 AS_GIFT = "gift"
 
-_PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")
-_PHONE_PUNCTUATION = re.compile(r"[\s().\-]")
 _LOCAL_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$")
-
-
-def normalise_phone(raw: str) -> str:
-    """E.164 (``+447700900123``) from what a person typed, or ValueError."""
-    phone = _PHONE_PUNCTUATION.sub("", raw.strip())
-    if phone.startswith("00"):
-        phone = "+" + phone[2:]
-    if not _PHONE.match(phone):
-        raise ValueError(
-            "Enter the phone number in international format, starting with + and the "
-            "country code, for example +447700900123."
-        )
-    return phone
 
 
 @dataclass(frozen=True)
@@ -278,7 +264,7 @@ class RecipientForm(StorefrontForm):
             return ""
         try:
             return normalise_phone(raw)
-        except ValueError as exc:
+        except InvalidPhone as exc:
             raise forms.ValidationError(str(exc), code="invalid") from None
 
     def clean_deliver_at(self) -> datetime | None:

@@ -559,3 +559,29 @@ def test_parse_amount_refuses_what_it_cannot_read_safely(text: str) -> None:
 def test_parse_amount_refuses_decimals_a_currency_does_not_have() -> None:
     with pytest.raises(bulk.AmountInvalid, match="JPY amounts have no decimal places"):
         bulk.parse_amount("10.5", "JPY")
+
+
+# --- Phones and emails in a file: the platform's one reading of each -------------------
+
+
+def csv_row(currency: str = "EUR", **cells: str) -> dict[str, Any]:
+    """The parsed first row of a semicolon file holding ``cells`` (and a reference, so
+    the header line shows the semicolon)."""
+    cells.setdefault("reference", "x")
+    header = ";".join(cells)
+    values = ";".join(cells.values())
+    parsed = bulk.parse_csv(f"{header}\n{values}\n".encode(), currency=currency)
+    return parsed.rows[0]
+
+
+def test_csv_phones_and_emails_are_stored_normalised() -> None:
+    row = csv_row(
+        amount="10", recipient_email=" Ana@Example.COM ", recipient_phone="0044 (7700) 900-123"
+    )
+    assert (row["recipient_email"], row["recipient_phone"], row["error"]) == (
+        "ana@example.com",
+        "+447700900123",
+        "",
+    )
+    local = csv_row(amount="10", recipient_phone="07700 900123")
+    assert "recipient_phone: Enter the phone number in international format" in local["error"]

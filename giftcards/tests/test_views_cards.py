@@ -426,7 +426,8 @@ def test_issuing_with_a_product_and_an_expiry_date(
         ({"amount": ""}, "This field is required."),
         ({"amount": "1.5", "currency": "JPY"}, "JPY amounts have at most 0 decimal places."),
         ({"recipient_email": "not-an-email"}, "Enter a valid email address."),
-        ({"recipient_phone": "call me"}, "Enter a phone number"),
+        ({"recipient_phone": "call me"}, "Enter the phone number in international format"),
+        ({"recipient_phone": "07700 900123"}, "starting with + and the country code"),
         ({"expires_on": "2001-01-01"}, "The expiry date must be in the future."),
     ],
 )
@@ -438,6 +439,16 @@ def test_bad_issue_input_is_refused_and_issues_nothing(
     assert message in page(response).replace("&#x27;", "'")
     assert not GiftCard.objects.exists()
     assert not Transaction.objects.exists()
+
+
+def test_an_issued_cards_phone_and_email_are_stored_normalised(
+    manager_client: Client, merchant: Merchant
+) -> None:
+    data = issue_form(recipient_email=" Ana@Example.COM", recipient_phone="0044 7700 900123")
+    response = manager_client.post(url("card-issue", merchant), data)
+    assert response.status_code == 200
+    card = GiftCard.objects.get()
+    assert (card.recipient_email, card.recipient_phone) == ("ana@example.com", "+447700900123")
 
 
 def test_zero_decimal_currencies_take_whole_amounts(

@@ -9,9 +9,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone
 
+from core.contact import normalise_phone
 from giftcards.models import Product
 from storefront import delivery
-from storefront.forms import Purchase, normalise_phone
+from storefront.forms import Purchase
 
 pytestmark = pytest.mark.django_db
 
