@@ -19,73 +19,11 @@ from django.utils import timezone
 from PIL import Image, ImageOps
 
 from core.contact import InvalidPhone, normalise_email, normalise_phone
-from core.money import CURRENCY_CHOICES, CURRENCY_EXPONENTS, format_money, parse_major, to_decimal
+from core.forms import AmountField, clean_amount
+from core.money import CURRENCY_CHOICES, example_amount, format_money, format_plain
 from giftcards.models import CardStatus, Product
-from giftcards.services import MAX_AMOUNT
 
-# --- Amounts --------------------------------------------------------------------------
-
-# "25", "25.50", "1,250.00": digits, optional thousands commas, optional decimals.
-_AMOUNT = re.compile(r"\d+(\.\d+)?|\d{1,3}(,\d{3})+(\.\d+)?")
-_DECIMAL_COMMA = re.compile(r"\d+,\d{1,2}")
-
-
-def example_amount(currency: str) -> str:
-    places = CURRENCY_EXPONENTS.get(currency, 2)
-    return "25" if places == 0 else "25." + "0" * places
-
-
-def parse_amount(text: str, currency: str) -> int:
-    """A positive amount typed in major units (``"25.50"``) as minor units, or a
-    ValidationError that tells the person what to type instead."""
-    cleaned = (text or "").strip()
-    if cleaned.startswith("-"):
-        raise forms.ValidationError("The amount must be more than 0.", code="not_positive")
-    if _DECIMAL_COMMA.fullmatch(cleaned):
-        raise forms.ValidationError(
-            f"Use a dot for decimals, e.g. {cleaned.replace(',', '.')}.", code="decimal_comma"
-        )
-    if not _AMOUNT.fullmatch(cleaned):
-        raise forms.ValidationError(
-            f"Enter an amount in {currency}, such as {example_amount(currency)}.", code="invalid"
-        )
-    try:
-        minor = parse_major(cleaned, currency)
-    except (ValueError, ArithmeticError) as exc:  # too many decimal places
-        raise forms.ValidationError(str(exc), code="precision") from exc
-    if minor <= 0:
-        raise forms.ValidationError("The amount must be more than 0.", code="not_positive")
-    if minor > MAX_AMOUNT:
-        raise forms.ValidationError(
-            f"The amount cannot be above {format_money(MAX_AMOUNT, currency)}.", code="too_large"
-        )
-    return minor
-
-
-def major(amount: int, currency: str) -> str:
-    """Minor units back to the plain decimal a person would type (no symbol, no commas)."""
-    return str(to_decimal(amount, currency))
-
-
-class AmountField(forms.CharField):
-    """An amount in major units, cleaned to minor units of ``currency``. When the currency
-    is only known from another field, leave ``currency`` empty and parse in ``clean()``."""
-
-    def __init__(self, *, currency: str | None = None, **kwargs: Any) -> None:
-        self.currency = currency
-        kwargs.setdefault("max_length", 20)
-        super().__init__(**kwargs)
-
-    def widget_attrs(self, widget: forms.Widget) -> dict[str, Any]:
-        attrs = super().widget_attrs(widget)
-        attrs.update({"inputmode": "decimal", "autocomplete": "off", "spellcheck": "false"})
-        return attrs
-
-    def clean(self, value: Any) -> Any:
-        text = super().clean(value)
-        if not text or self.currency is None:
-            return text
-        return parse_amount(text, self.currency)
+# --- Tokens ----------------------------------------------------------------------------
 
 
 def _idempotency_field() -> forms.CharField:
@@ -173,6 +111,13 @@ def reencode_image(upload: UploadedFile) -> ContentFile[bytes]:
 # --- Products -------------------------------------------------------------------------
 
 
+def _list_separators(text: str) -> str:
+    """How a list of amounts is split: by semicolons (and line breaks) when it has any, so
+    that amounts with a decimal comma can be listed ("12,50; 25"); otherwise by commas
+    and spaces, as most people write a list ("10, 25, 50")."""
+    return r"[;\n]+" if ";" in text else r"[,;\s]+"
+
+
 class ProductForm(forms.Form):
     FIXED = "fixed"
     RANGE = "range"
@@ -197,7 +142,8 @@ class ProductForm(forms.Form):
         label="Fixed amounts",
         required=False,
         max_length=500,
-        help_text="In the product's currency, separated by commas, e.g. 10, 25, 50.",
+        help_text="In the product's currency, separated by commas, e.g. 10, 25, 50; by "
+        "semicolons if you write decimals with a comma, e.g. 12,50; 25.",
     )
     min_amount = AmountField(label="Smallest amount", required=False)
     max_amount = AmountField(label="Largest amount", required=False)
@@ -238,9 +184,9 @@ class ProductForm(forms.Form):
             "description": product.description,
             "currency": currency,
             "amount_type": cls.FIXED if product.denominations else cls.RANGE,
-            "denominations": ", ".join(major(d, currency) for d in product.denominations),
-            "min_amount": major(product.min_amount, currency) if product.min_amount else "",
-            "max_amount": major(product.max_amount, currency) if product.max_amount else "",
+            "denominations": ", ".join(format_plain(d, currency) for d in product.denominations),
+            "min_amount": format_plain(product.min_amount, currency) if product.min_amount else "",
+            "max_amount": format_plain(product.max_amount, currency) if product.max_amount else "",
             "validity_days": product.validity_days,
             "reloadable": product.reloadable,
             "is_active": product.is_active,
@@ -280,14 +226,14 @@ class ProductForm(forms.Form):
         return data
 
     def _denominations(self, text: str, currency: str) -> list[int]:
-        parts = [p.strip() for p in re.split(r"[,;\s]+", text) if p.strip()]
+        parts = [p.strip() for p in re.split(_list_separators(text), text) if p.strip()]
         if not parts:
             self.add_error("denominations", "Enter at least one amount, e.g. 10, 25, 50.")
             return []
         amounts: list[int] = []
         for part in parts:
             try:
-                amount = parse_amount(part, currency)
+                amount = clean_amount(part, currency)
             except forms.ValidationError as exc:
                 self.add_error("denominations", f"“{part}”: {exc.messages[0]}")
                 continue
@@ -306,7 +252,7 @@ class ProductForm(forms.Form):
             self.add_error(field, "Enter an amount for a range product.")
             return None
         try:
-            return parse_amount(text, currency)
+            return clean_amount(text, currency)
         except forms.ValidationError as exc:
             self.add_error(field, exc)
             return None
@@ -421,7 +367,7 @@ class CardIssueForm(forms.Form):
         currency = data.get("currency")
         if currency and isinstance(data.get("amount"), str):
             try:
-                data["amount"] = parse_amount(data["amount"], currency)
+                data["amount"] = clean_amount(data["amount"], currency)
             except forms.ValidationError as exc:
                 self.add_error("amount", exc)
         expires_on = data.get("expires_on")

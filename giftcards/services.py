@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from core.db import atomic_service
+from core.money import MAX_AMOUNT
 from core.sql import RowMapper
 from core.sql import cursor as sql_cursor
 from giftcards import cache as card_cache
@@ -54,9 +55,6 @@ _ledger = RowMapper(Transaction)
 _SET_BALANCE = (
     "UPDATE giftcards_giftcard SET balance = %s, status = %s, updated_at = %s WHERE id = %s"
 )
-
-# Far above any real card, far below the 64-bit column limit.
-MAX_AMOUNT = 100_000_000_00
 
 
 @dataclass(frozen=True)

@@ -39,13 +39,13 @@ from communications.models import Channel, CommunicationLog, Event, MessageStatu
 from communications.services import Recipient, send
 from core.contact import InvalidEmail, InvalidPhone, normalise_email, normalise_phone
 from core.errors import ApplicationError
-from core.money import format_money
+from core.money import MAX_AMOUNT, format_money
 from core.signing import TokenSigner
 from core.site import site_url
 from giftcards import codes
 from giftcards.locks import lock_card
 from giftcards.models import CardStatus, GiftCard, Product
-from giftcards.services import MAX_AMOUNT, giftcard_issue, giftcard_void
+from giftcards.services import giftcard_issue, giftcard_void
 from merchants.models import Merchant
 from orders.card_links import card_link_token, card_links_reinstate, card_links_revoke
 from orders.exceptions import (

@@ -16,9 +16,9 @@ from django.forms.utils import ErrorDict
 from django.utils import timezone
 
 from core.contact import InvalidPhone, normalise_phone
-from core.money import format_money
+from core.forms import clean_amount
+from core.money import MAX_INPUT_LENGTH, format_money
 from giftcards import codes
-from giftcards.bulk import AmountInvalid, parse_amount
 from giftcards.models import Product
 from storefront import delivery, pricing
 
@@ -142,7 +142,7 @@ class PurchaseForm(StorefrontForm):
         else:
             amount = forms.CharField(
                 label=f"Amount ({product.currency})",
-                max_length=24,
+                max_length=MAX_INPUT_LENGTH,
                 help_text=self._range_help(),
                 error_messages={"required": "Enter an amount."},
                 widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
@@ -173,10 +173,7 @@ class PurchaseForm(StorefrontForm):
         raw = self.cleaned_data["amount"]
         if product.denominations:
             return int(raw)  # one of the choices, so digits only
-        try:
-            amount = parse_amount(str(raw), product.currency)
-        except AmountInvalid as exc:
-            raise forms.ValidationError(str(exc), code="invalid") from None
+        amount = clean_amount(str(raw), product.currency)
         if product.min_amount is not None and amount < product.min_amount:
             raise forms.ValidationError(
                 f"The smallest amount is {format_money(product.min_amount, product.currency)}.",

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.money import format_money
-from giftcards.bulk import major_text
+from core.money import MAX_AMOUNT, format_money
 from giftcards.models import Product
-from giftcards.services import MAX_AMOUNT
 
 
 @dataclass(frozen=True)
@@ -59,8 +57,3 @@ def denomination_choices(product: Product) -> list[tuple[str, str]]:
         (str(int(amount)), format_money(int(amount), product.currency))
         for amount in sorted(int(a) for a in product.denominations)
     ]
-
-
-def major(amount_minor: int, currency: str) -> str:
-    """``2550, "EUR"`` -> ``"25.50"``: the plain decimal structured data expects."""
-    return major_text(amount_minor, currency)

@@ -10,7 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.contact import InvalidEmail, InvalidPhone, normalise_email, normalise_phone
-from core.money import CURRENCY_EXPONENTS
+from core.money import CURRENCY_EXPONENTS, MAX_AMOUNT
 from core.pagination import PageParameters
 from core.serializers import (
     StrictCharField,
@@ -33,7 +33,7 @@ class AmountField(serializers.IntegerField):
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("min_value", 1)
-        kwargs.setdefault("max_value", 100_000_000_00)
+        kwargs.setdefault("max_value", MAX_AMOUNT)
         super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> int:

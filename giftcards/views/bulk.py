@@ -22,7 +22,8 @@ from django.views.decorators.cache import never_cache
 from django.views.generic import TemplateView, View
 
 from core.errors import ApplicationError
-from core.money import format_money
+from core.forms import clean_amount
+from core.money import MAX_INPUT_LENGTH, format_money
 from giftcards import bulk, selectors
 from giftcards.models import BulkIssueJob, Product
 from merchants.models import Merchant, Role
@@ -96,7 +97,7 @@ class CountForm(JobOptionsForm):
     )
     amount = forms.CharField(
         label="Amount on each card",
-        max_length=24,
+        max_length=MAX_INPUT_LENGTH,
         help_text="In the currency's main unit, for example 25.00.",
         widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
     )
@@ -107,9 +108,9 @@ class CountForm(JobOptionsForm):
         if "amount" not in cleaned or self.has_error("product"):
             return cleaned
         try:
-            amount = bulk.parse_amount(cleaned["amount"], self.currency)
-        except bulk.AmountInvalid as exc:
-            self.add_error("amount", str(exc))
+            amount = clean_amount(cleaned["amount"], self.currency)
+        except forms.ValidationError as exc:
+            self.add_error("amount", exc)
             return cleaned
         product: Product | None = cleaned.get("product")
         # The service decides in the end; this says it here, next to the field.
