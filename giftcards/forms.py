@@ -11,7 +11,6 @@ from io import BytesIO
 from typing import Any
 
 from django import forms
-from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db.models import QuerySet
@@ -22,6 +21,7 @@ from core.contact import InvalidPhone, normalise_email, normalise_phone
 from core.forms import AmountField, clean_amount
 from core.money import CURRENCY_CHOICES, example_amount, format_money, format_plain
 from giftcards.models import CardStatus, Product
+from giftcards.product_rules import min_validity_days, product_terms_refusal
 
 # --- Tokens ----------------------------------------------------------------------------
 
@@ -111,6 +111,9 @@ def reencode_image(upload: UploadedFile) -> ContentFile[bytes]:
 # --- Products -------------------------------------------------------------------------
 
 
+_TERMS_FIELDS = ("currency", "amount_type", "denominations", "min_amount", "max_amount")
+
+
 def _list_separators(text: str) -> str:
     """How a list of amounts is split: by semicolons (and line breaks) when it has any, so
     that amounts with a decimal comma can be listed ("12,50; 25"); otherwise by commas
@@ -169,7 +172,7 @@ class ProductForm(forms.Form):
             kwargs["initial"] = self.initial_for(product)
         super().__init__(*args, **kwargs)
         self.product = product
-        floor = settings.GIFTCARD_MIN_VALIDITY_DAYS
+        floor = min_validity_days()
         self.fields[
             "validity_days"
         ].help_text += f" This platform keeps every card valid for at least {floor} days."
@@ -198,16 +201,6 @@ class ProductForm(forms.Form):
             return reencode_image(upload)
         return upload  # None (unchanged) or False (clear)
 
-    def clean_validity_days(self) -> int | None:
-        days: int | None = self.cleaned_data.get("validity_days")
-        floor = settings.GIFTCARD_MIN_VALIDITY_DAYS
-        if days is not None and days < floor:
-            raise forms.ValidationError(
-                f"Cards must stay valid for at least {floor} days on this platform.",
-                code="below_floor",
-            )
-        return days
-
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         currency = data.get("currency")
@@ -220,10 +213,25 @@ class ProductForm(forms.Form):
             data["denominations"] = []
             low = self._range_end("min_amount", data.get("min_amount"), currency)
             high = self._range_end("max_amount", data.get("max_amount"), currency)
-            if low is not None and high is not None and low > high:
-                self.add_error("max_amount", "The largest amount must not be below the smallest.")
             data["min_amount"], data["max_amount"] = low, high
+        self._check_terms(data, currency)
         return data
+
+    def _check_terms(self, data: dict[str, Any], currency: str) -> None:
+        """The catalogue's own rules (``giftcards.product_rules``), shown next to the field
+        they concern; the service checks them again when the product is saved."""
+        if any(name in self.errors for name in _TERMS_FIELDS):  # already explained
+            return
+        refusal = product_terms_refusal(
+            currency=currency,
+            denominations=data.get("denominations") or [],
+            min_amount=data.get("min_amount"),
+            max_amount=data.get("max_amount"),
+            validity_days=data.get("validity_days"),
+        )
+        if refusal is not None:
+            field = refusal.field if refusal.field in self.fields else None
+            self.add_error(field, refusal.detail)
 
     def _denominations(self, text: str, currency: str) -> list[int]:
         parts = [p.strip() for p in re.split(_list_separators(text), text) if p.strip()]
@@ -233,17 +241,10 @@ class ProductForm(forms.Form):
         amounts: list[int] = []
         for part in parts:
             try:
-                amount = clean_amount(part, currency)
+                amounts.append(clean_amount(part, currency))
             except forms.ValidationError as exc:
                 self.add_error("denominations", f"“{part}”: {exc.messages[0]}")
-                continue
-            if amount in amounts:
-                self.add_error(
-                    "denominations", f"{format_money(amount, currency)} is listed more than once."
-                )
-                continue
-            amounts.append(amount)
-        return sorted(amounts)
+        return amounts
 
     def _range_end(self, field: str, text: str | None, currency: str) -> int | None:
         if field in self.errors:

@@ -45,6 +45,7 @@ from core.site import site_url
 from giftcards import codes
 from giftcards.locks import lock_card
 from giftcards.models import CardStatus, GiftCard, Product
+from giftcards.product_rules import product_amount_refusal
 from giftcards.services import giftcard_issue, giftcard_void
 from merchants.models import Merchant
 from orders.card_links import card_link_token, card_links_reinstate, card_links_revoke
@@ -136,26 +137,9 @@ def _check_product(product: Product, *, merchant: Merchant, index: int) -> None:
 
 
 def _check_amount(product: Product, amount: int, *, index: int) -> None:
-    money = product.currency
-
-    def err(detail: str) -> AmountNotAllowed:
-        return AmountNotAllowed(detail, field="amount", line=index)
-
-    if not _is_whole(amount) or amount <= 0:
-        raise err("Choose an amount above zero.")
-    if amount > MAX_AMOUNT:
-        raise err("That amount is larger than we can sell on one card.")
-    if product.denominations:
-        if amount not in product.denominations:
-            allowed = ", ".join(format_money(int(d), money) for d in product.denominations)
-            raise err(f"This card comes in these amounts only: {allowed}.")
-        return
-    if product.min_amount is not None and amount < product.min_amount:
-        raise err(
-            f"The smallest amount for this card is {format_money(product.min_amount, money)}."
-        )
-    if product.max_amount is not None and amount > product.max_amount:
-        raise err(f"The largest amount for this card is {format_money(product.max_amount, money)}.")
+    refusal = product_amount_refusal(product, amount)
+    if refusal is not None:
+        raise AmountNotAllowed(refusal, field="amount", line=index)
 
 
 def _normalise_phone(raw: str, *, index: int) -> str:

@@ -17,9 +17,10 @@ from django.utils import timezone
 
 from core.contact import InvalidPhone, normalise_phone
 from core.forms import clean_amount
-from core.money import MAX_INPUT_LENGTH, format_money
+from core.money import MAX_INPUT_LENGTH, example_amount, format_money
 from giftcards import codes
 from giftcards.models import Product
+from giftcards.product_rules import product_amount_range, product_amount_refusal
 from storefront import delivery, pricing
 
 MAX_QUANTITY = 10
@@ -153,18 +154,17 @@ class PurchaseForm(StorefrontForm):
 
     def _range_help(self) -> str:
         product = self.product
-        low = product.min_amount or 0
-        high = pricing.max_amount(product)
+        currency = product.currency
+        span = product_amount_range(product)
+        example = f"e.g. {example_amount(currency)}."
+        low, high = format_money(span.low, currency), format_money(span.high, currency)
         if product.min_amount is not None and product.max_amount is not None:
-            return (
-                f"Between {format_money(low, product.currency)} and "
-                f"{format_money(high, product.currency)}, e.g. 25.00."
-            )
+            return f"Between {low} and {high}, {example}"
         if product.min_amount is not None:
-            return f"At least {format_money(low, product.currency)}, e.g. 25.00."
+            return f"At least {low}, {example}"
         if product.max_amount is not None:
-            return f"Up to {format_money(high, product.currency)}, e.g. 25.00."
-        return "For example 25.00."
+            return f"Up to {high}, {example}"
+        return f"For example {example_amount(currency)}."
 
     # --- Fields -----------------------------------------------------------------------
 
@@ -174,17 +174,9 @@ class PurchaseForm(StorefrontForm):
         if product.denominations:
             return int(raw)  # one of the choices, so digits only
         amount = clean_amount(str(raw), product.currency)
-        if product.min_amount is not None and amount < product.min_amount:
-            raise forms.ValidationError(
-                f"The smallest amount is {format_money(product.min_amount, product.currency)}.",
-                code="min_value",
-            )
-        if amount > pricing.max_amount(product):
-            raise forms.ValidationError(
-                "The largest amount is "
-                f"{format_money(pricing.max_amount(product), product.currency)}.",
-                code="max_value",
-            )
+        refusal = product_amount_refusal(product, amount)
+        if refusal is not None:
+            raise forms.ValidationError(refusal, code="amount_not_allowed")
         return amount
 
     def clean_timezone(self) -> str:

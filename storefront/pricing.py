@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.money import MAX_AMOUNT, format_money
+from core.money import format_money
 from giftcards.models import Product
 
 
@@ -24,11 +24,6 @@ def amount_range(product: Product) -> AmountRange:
         amounts = sorted(int(a) for a in product.denominations)
         return AmountRange(low=amounts[0], high=amounts[-1])
     return AmountRange(low=product.min_amount or 1, high=product.max_amount)
-
-
-def max_amount(product: Product) -> int:
-    """The largest custom amount a buyer may type."""
-    return product.max_amount if product.max_amount is not None else MAX_AMOUNT
 
 
 def price_label(product: Product) -> str:

@@ -477,6 +477,9 @@ def test_signed_out_visitors_are_sent_to_sign_in(client: Client, merchant: Merch
         {"denominations": [1000], "min_amount": 500},
         {"currency": "XYZ"},
         {"name": "  "},
+        {"denominations": [100_000_000_01]},
+        {"validity_days": 0},
+        {"validity_days": 30},  # below the platform's floor, whoever saves it
     ],
 )
 def test_product_services_refuse_bad_products(
