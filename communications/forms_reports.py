@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 
 from accounts.models import User
 from communications import masking
@@ -17,12 +15,10 @@ from communications.analytics import MAX_DAYS, Period
 from communications.models import Channel
 from communications.push import push_subscriptions_for
 from communications.services import Recipient
+from core.contact import InvalidEmail, InvalidPhone, normalise_email, normalise_phone
 
 PERIOD_CHOICES = [("7", "Last 7 days"), ("30", "Last 30 days"), ("90", "Last 90 days")]
 DEFAULT_DAYS = "30"
-
-_PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")
-_PHONE_PUNCTUATION = re.compile(r"[\s().-]")
 
 
 class DateInput(forms.DateInput):
@@ -124,14 +120,10 @@ def test_target(channel: str, text: str) -> TestTarget:
         email = _email(text)
         return TestTarget(channel, Recipient(email=email), masking.mask("email", email))
     if channel == Channel.SMS:
-        phone = _PHONE_PUNCTUATION.sub("", text)
-        if phone.startswith("00"):
-            phone = "+" + phone[2:]
-        if not _PHONE.match(phone):
-            raise ValidationError(
-                "Enter a phone number in international format, e.g. +447700900123.",
-                code="invalid_phone",
-            )
+        try:
+            phone = normalise_phone(text)
+        except InvalidPhone as exc:
+            raise ValidationError(str(exc), code="invalid_phone") from None
         return TestTarget(channel, Recipient(phone=phone), masking.mask("sms", phone))
     email = _email(text)
     user = User.objects.filter(email__iexact=email).first()
@@ -152,8 +144,6 @@ def test_target(channel: str, text: str) -> TestTarget:
 
 def _email(text: str) -> str:
     try:
-        validate_email(text)
-    except ValidationError:
-        raise ValidationError("Enter a valid email address.", code="invalid_email") from None
-    local, _, domain = text.rpartition("@")
-    return f"{local}@{domain.lower()}"
+        return normalise_email(text)
+    except InvalidEmail as exc:
+        raise ValidationError(str(exc), code="invalid_email") from None

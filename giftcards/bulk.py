@@ -10,30 +10,27 @@ written in the same transaction that creates it; before issuing row ``n`` the ru
 the job row and checks for that card, so a re-run (a redelivered task, a retry after a
 crash, two workers at once) issues every row at most once.
 
-Also here: ``parse_amount``, the strict reading of an amount a person typed in major
-units, used by the CSV parser and by the till.
+Amounts, phone numbers and email addresses in a file are read by the same rules as
+anywhere else (``core.money.parse_amount``, ``core.contact``).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import User
+from core.contact import InvalidEmail, InvalidPhone, normalise_email, normalise_phone
 from core.errors import ApplicationError
-from core.money import exponent, format_money, parse_major
+from core.money import AmountInvalid, format_money, format_plain, parse_amount
 from giftcards import codes, services
 from giftcards.exceptions import InvalidAmount, ProductUnavailable
 from giftcards.models import (
@@ -63,10 +60,6 @@ REPORT_COLUMNS = (
     "message",
 )
 
-_PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")
-_PHONE_NOISE = re.compile(r"[\s().\-]")
-_PLAIN_NUMBER = re.compile(r"^[0-9]+(\.[0-9]+)?$")
-_GROUPED_NUMBER = re.compile(r"^[0-9]{1,3}(,[0-9]{3})+\.[0-9]+$")
 # Spreadsheet programs run cells starting with these as formulas.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -76,61 +69,6 @@ class BulkUploadInvalid(ApplicationError):
 
     code = "bulk_upload_invalid"
     title = "Upload refused"
-
-
-class AmountInvalid(ValueError):
-    """What was typed is not a usable amount; the message says why, for a person."""
-
-
-# --- Amounts ---------------------------------------------------------------------------
-
-
-def parse_amount(text: str, currency: str) -> int:
-    """Minor units from an amount typed in major units: ``"12.50"``, ``"12"``, ``"12,50"``.
-
-    Stricter than ``core.money.parse_major`` on purpose: that function drops every comma
-    as a thousands separator, which turns a decimal comma (``"12,50"``) into 1250.00.
-    Here a lone comma followed by other than three digits is a decimal comma, commas as
-    thousands separators are accepted only before a decimal point (``"1,250.00"``), and
-    anything ambiguous (``"1,250"``) is refused rather than guessed.
-    """
-    cleaned = (text or "").strip().replace(" ", "").replace("\u00a0", "")
-    if not cleaned:
-        raise AmountInvalid("Enter an amount.")
-    if cleaned.startswith("-"):
-        raise AmountInvalid("The amount must be more than 0.")
-    cleaned = cleaned.removeprefix("+")
-    if "," in cleaned:
-        if "." in cleaned and _GROUPED_NUMBER.match(cleaned):
-            cleaned = cleaned.replace(",", "")
-        elif "." not in cleaned and cleaned.count(",") == 1 and len(cleaned.split(",")[1]) != 3:
-            cleaned = cleaned.replace(",", ".")
-        else:
-            raise AmountInvalid(
-                "Write the amount without thousands separators, for example 1250.00."
-            )
-    if not _PLAIN_NUMBER.match(cleaned) or len(cleaned) > 20:
-        raise AmountInvalid("Type the amount as a number, for example 12.50.")
-    places = exponent(currency)
-    try:
-        minor = parse_major(cleaned, currency)
-    except ValueError:
-        if places == 0:
-            raise AmountInvalid(f"{currency} amounts have no decimal places.") from None
-        raise AmountInvalid(f"{currency} amounts have at most {places} decimal places.") from None
-    except InvalidOperation:  # pragma: no cover - the pattern above admits only numbers
-        raise AmountInvalid("Type the amount as a number, for example 12.50.") from None
-    if minor <= 0:
-        raise AmountInvalid("The amount must be more than 0.")
-    if minor > services.MAX_AMOUNT:
-        raise AmountInvalid("That amount is larger than the platform allows.")
-    return minor
-
-
-def major_text(amount_minor: int, currency: str) -> str:
-    """``1250, "EUR"`` -> ``"12.50"``: the plain number a spreadsheet reads back."""
-    places = exponent(currency)
-    return f"{Decimal(amount_minor).scaleb(-places):.{places}f}"
 
 
 # --- CSV parsing -----------------------------------------------------------------------
@@ -190,20 +128,14 @@ def _parse_row(number: int, values: dict[str, str], *, currency: str) -> dict[st
         problems.append(f"amount: {exc}")
     if row["recipient_email"]:
         try:
-            validate_email(row["recipient_email"])
-        except ValidationError:
+            row["recipient_email"] = normalise_email(row["recipient_email"])
+        except InvalidEmail:
             problems.append("recipient_email: not a valid email address.")
     if row["recipient_phone"]:
-        phone = _PHONE_NOISE.sub("", row["recipient_phone"])
-        if phone.startswith("00"):
-            phone = "+" + phone[2:]
-        if _PHONE.match(phone):
-            row["recipient_phone"] = phone
-        else:
-            problems.append(
-                "recipient_phone: use the international format with country code, "
-                "for example +353861234567."
-            )
+        try:
+            row["recipient_phone"] = normalise_phone(row["recipient_phone"])
+        except InvalidPhone as exc:
+            problems.append(f"recipient_phone: {exc}")
     if len(row["reference"]) > 200:
         problems.append("reference: at most 200 characters.")
     if problems:
@@ -548,7 +480,7 @@ def bulk_job_report(*, job: BulkIssueJob) -> Iterator[list[str]]:
                 card.public_id if card else "",
                 card.last4 if card else "",
                 codes.format_code(codes.decrypt(card.code_encrypted)) if card else "",
-                major_text(amount, job.currency) if amount else "",
+                format_plain(amount, job.currency) if amount else "",
                 job.currency,
                 spec.recipient_email,
                 spec.recipient_phone,

@@ -11,80 +11,19 @@ from io import BytesIO
 from typing import Any
 
 from django import forms
-from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db.models import QuerySet
 from django.utils import timezone
 from PIL import Image, ImageOps
 
-from core.money import CURRENCY_CHOICES, CURRENCY_EXPONENTS, format_money, parse_major, to_decimal
+from core.contact import InvalidPhone, normalise_email, normalise_phone
+from core.forms import AmountField, clean_amount
+from core.money import CURRENCY_CHOICES, example_amount, format_money, format_plain
 from giftcards.models import CardStatus, Product
-from giftcards.services import MAX_AMOUNT
+from giftcards.product_rules import min_validity_days, product_terms_refusal
 
-# --- Amounts --------------------------------------------------------------------------
-
-# "25", "25.50", "1,250.00": digits, optional thousands commas, optional decimals.
-_AMOUNT = re.compile(r"\d+(\.\d+)?|\d{1,3}(,\d{3})+(\.\d+)?")
-_DECIMAL_COMMA = re.compile(r"\d+,\d{1,2}")
-
-
-def example_amount(currency: str) -> str:
-    places = CURRENCY_EXPONENTS.get(currency, 2)
-    return "25" if places == 0 else "25." + "0" * places
-
-
-def parse_amount(text: str, currency: str) -> int:
-    """A positive amount typed in major units (``"25.50"``) as minor units, or a
-    ValidationError that tells the person what to type instead."""
-    cleaned = (text or "").strip()
-    if cleaned.startswith("-"):
-        raise forms.ValidationError("The amount must be more than 0.", code="not_positive")
-    if _DECIMAL_COMMA.fullmatch(cleaned):
-        raise forms.ValidationError(
-            f"Use a dot for decimals, e.g. {cleaned.replace(',', '.')}.", code="decimal_comma"
-        )
-    if not _AMOUNT.fullmatch(cleaned):
-        raise forms.ValidationError(
-            f"Enter an amount in {currency}, such as {example_amount(currency)}.", code="invalid"
-        )
-    try:
-        minor = parse_major(cleaned, currency)
-    except (ValueError, ArithmeticError) as exc:  # too many decimal places
-        raise forms.ValidationError(str(exc), code="precision") from exc
-    if minor <= 0:
-        raise forms.ValidationError("The amount must be more than 0.", code="not_positive")
-    if minor > MAX_AMOUNT:
-        raise forms.ValidationError(
-            f"The amount cannot be above {format_money(MAX_AMOUNT, currency)}.", code="too_large"
-        )
-    return minor
-
-
-def major(amount: int, currency: str) -> str:
-    """Minor units back to the plain decimal a person would type (no symbol, no commas)."""
-    return str(to_decimal(amount, currency))
-
-
-class AmountField(forms.CharField):
-    """An amount in major units, cleaned to minor units of ``currency``. When the currency
-    is only known from another field, leave ``currency`` empty and parse in ``clean()``."""
-
-    def __init__(self, *, currency: str | None = None, **kwargs: Any) -> None:
-        self.currency = currency
-        kwargs.setdefault("max_length", 20)
-        super().__init__(**kwargs)
-
-    def widget_attrs(self, widget: forms.Widget) -> dict[str, Any]:
-        attrs = super().widget_attrs(widget)
-        attrs.update({"inputmode": "decimal", "autocomplete": "off", "spellcheck": "false"})
-        return attrs
-
-    def clean(self, value: Any) -> Any:
-        text = super().clean(value)
-        if not text or self.currency is None:
-            return text
-        return parse_amount(text, self.currency)
+# --- Tokens ----------------------------------------------------------------------------
 
 
 def _idempotency_field() -> forms.CharField:
@@ -172,6 +111,16 @@ def reencode_image(upload: UploadedFile) -> ContentFile[bytes]:
 # --- Products -------------------------------------------------------------------------
 
 
+_TERMS_FIELDS = ("currency", "amount_type", "denominations", "min_amount", "max_amount")
+
+
+def _list_separators(text: str) -> str:
+    """How a list of amounts is split: by semicolons (and line breaks) when it has any, so
+    that amounts with a decimal comma can be listed ("12,50; 25"); otherwise by commas
+    and spaces, as most people write a list ("10, 25, 50")."""
+    return r"[;\n]+" if ";" in text else r"[,;\s]+"
+
+
 class ProductForm(forms.Form):
     FIXED = "fixed"
     RANGE = "range"
@@ -196,7 +145,8 @@ class ProductForm(forms.Form):
         label="Fixed amounts",
         required=False,
         max_length=500,
-        help_text="In the product's currency, separated by commas, e.g. 10, 25, 50.",
+        help_text="In the product's currency, separated by commas, e.g. 10, 25, 50; by "
+        "semicolons if you write decimals with a comma, e.g. 12,50; 25.",
     )
     min_amount = AmountField(label="Smallest amount", required=False)
     max_amount = AmountField(label="Largest amount", required=False)
@@ -222,7 +172,7 @@ class ProductForm(forms.Form):
             kwargs["initial"] = self.initial_for(product)
         super().__init__(*args, **kwargs)
         self.product = product
-        floor = settings.GIFTCARD_MIN_VALIDITY_DAYS
+        floor = min_validity_days()
         self.fields[
             "validity_days"
         ].help_text += f" This platform keeps every card valid for at least {floor} days."
@@ -237,9 +187,9 @@ class ProductForm(forms.Form):
             "description": product.description,
             "currency": currency,
             "amount_type": cls.FIXED if product.denominations else cls.RANGE,
-            "denominations": ", ".join(major(d, currency) for d in product.denominations),
-            "min_amount": major(product.min_amount, currency) if product.min_amount else "",
-            "max_amount": major(product.max_amount, currency) if product.max_amount else "",
+            "denominations": ", ".join(format_plain(d, currency) for d in product.denominations),
+            "min_amount": format_plain(product.min_amount, currency) if product.min_amount else "",
+            "max_amount": format_plain(product.max_amount, currency) if product.max_amount else "",
             "validity_days": product.validity_days,
             "reloadable": product.reloadable,
             "is_active": product.is_active,
@@ -250,16 +200,6 @@ class ProductForm(forms.Form):
         if isinstance(upload, UploadedFile):
             return reencode_image(upload)
         return upload  # None (unchanged) or False (clear)
-
-    def clean_validity_days(self) -> int | None:
-        days: int | None = self.cleaned_data.get("validity_days")
-        floor = settings.GIFTCARD_MIN_VALIDITY_DAYS
-        if days is not None and days < floor:
-            raise forms.ValidationError(
-                f"Cards must stay valid for at least {floor} days on this platform.",
-                code="below_floor",
-            )
-        return days
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -273,30 +213,38 @@ class ProductForm(forms.Form):
             data["denominations"] = []
             low = self._range_end("min_amount", data.get("min_amount"), currency)
             high = self._range_end("max_amount", data.get("max_amount"), currency)
-            if low is not None and high is not None and low > high:
-                self.add_error("max_amount", "The largest amount must not be below the smallest.")
             data["min_amount"], data["max_amount"] = low, high
+        self._check_terms(data, currency)
         return data
 
+    def _check_terms(self, data: dict[str, Any], currency: str) -> None:
+        """The catalogue's own rules (``giftcards.product_rules``), shown next to the field
+        they concern; the service checks them again when the product is saved."""
+        if any(name in self.errors for name in _TERMS_FIELDS):  # already explained
+            return
+        refusal = product_terms_refusal(
+            currency=currency,
+            denominations=data.get("denominations") or [],
+            min_amount=data.get("min_amount"),
+            max_amount=data.get("max_amount"),
+            validity_days=data.get("validity_days"),
+        )
+        if refusal is not None:
+            field = refusal.field if refusal.field in self.fields else None
+            self.add_error(field, refusal.detail)
+
     def _denominations(self, text: str, currency: str) -> list[int]:
-        parts = [p.strip() for p in re.split(r"[,;\s]+", text) if p.strip()]
+        parts = [p.strip() for p in re.split(_list_separators(text), text) if p.strip()]
         if not parts:
             self.add_error("denominations", "Enter at least one amount, e.g. 10, 25, 50.")
             return []
         amounts: list[int] = []
         for part in parts:
             try:
-                amount = parse_amount(part, currency)
+                amounts.append(clean_amount(part, currency))
             except forms.ValidationError as exc:
                 self.add_error("denominations", f"“{part}”: {exc.messages[0]}")
-                continue
-            if amount in amounts:
-                self.add_error(
-                    "denominations", f"{format_money(amount, currency)} is listed more than once."
-                )
-                continue
-            amounts.append(amount)
-        return sorted(amounts)
+        return amounts
 
     def _range_end(self, field: str, text: str | None, currency: str) -> int | None:
         if field in self.errors:
@@ -305,7 +253,7 @@ class ProductForm(forms.Form):
             self.add_error(field, "Enter an amount for a range product.")
             return None
         try:
-            return parse_amount(text, currency)
+            return clean_amount(text, currency)
         except forms.ValidationError as exc:
             self.add_error(field, exc)
             return None
@@ -402,18 +350,25 @@ class CardIssueForm(forms.Form):
         product_field.queryset = products
         self.fields["currency"].initial = currency
 
+    def clean_recipient_email(self) -> str:
+        email: str = self.cleaned_data.get("recipient_email") or ""
+        return normalise_email(email) if email else ""
+
     def clean_recipient_phone(self) -> str:
         phone: str = self.cleaned_data.get("recipient_phone", "").strip()
-        if phone and not re.fullmatch(r"\+?[0-9][0-9 ()\-]{5,30}", phone):
-            raise forms.ValidationError("Enter a phone number such as +44 20 7946 0000.")
-        return phone
+        if not phone:
+            return ""
+        try:
+            return normalise_phone(phone)
+        except InvalidPhone as exc:
+            raise forms.ValidationError(str(exc), code="invalid_phone") from None
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         currency = data.get("currency")
         if currency and isinstance(data.get("amount"), str):
             try:
-                data["amount"] = parse_amount(data["amount"], currency)
+                data["amount"] = clean_amount(data["amount"], currency)
             except forms.ValidationError as exc:
                 self.add_error("amount", exc)
         expires_on = data.get("expires_on")

@@ -14,10 +14,9 @@ from django.core.files.base import File
 from django.db import transaction
 
 from core.errors import ApplicationError
-from core.money import CURRENCY_EXPONENTS
 from giftcards.models import Product
+from giftcards.product_rules import product_terms_refusal
 from giftcards.sale_checks import SaleTerms, sale_refusal
-from giftcards.services import MAX_AMOUNT
 from merchants.models import Merchant
 
 
@@ -49,26 +48,19 @@ def _check(
     validity_days: int | None,
     is_active: bool,
 ) -> None:
-    """The catalogue's rules; a product that is to be on sale must also pass every
-    registered sale check."""
+    """The catalogue's rules (``giftcards.product_rules``); a product that is to be on
+    sale must also pass every registered sale check."""
     if not name.strip():
         raise InvalidProduct("A product needs a name.")
-    if currency not in CURRENCY_EXPONENTS:
-        raise InvalidProduct(f"{currency} is not a supported currency.")
-    if denominations and (min_amount is not None or max_amount is not None):
-        raise InvalidProduct("Use fixed amounts or a range, not both.")
-    amounts = [*denominations, *(a for a in (min_amount, max_amount) if a is not None)]
-    for amount in amounts:
-        if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
-            raise InvalidProduct("Amounts must be whole numbers of minor units above 0.")
-        if amount > MAX_AMOUNT:
-            raise InvalidProduct("An amount is larger than the platform allows.")
-    if len(set(denominations)) != len(denominations):
-        raise InvalidProduct("Each fixed amount may appear only once.")
-    if min_amount is not None and max_amount is not None and min_amount > max_amount:
-        raise InvalidProduct("The smallest amount must not be above the largest.")
-    if validity_days is not None and validity_days <= 0:
-        raise InvalidProduct("The validity period must be at least one day.")
+    refusal = product_terms_refusal(
+        currency=currency,
+        denominations=denominations,
+        min_amount=min_amount,
+        max_amount=max_amount,
+        validity_days=validity_days,
+    )
+    if refusal is not None:
+        raise InvalidProduct(refusal.detail, field=refusal.field)
     if is_active:
         _check_sellable(
             SaleTerms(

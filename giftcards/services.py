@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.models import User
 from core.db import atomic_service
+from core.money import MAX_AMOUNT
 from core.sql import RowMapper
 from core.sql import cursor as sql_cursor
 from giftcards import cache as card_cache
@@ -45,6 +45,7 @@ from giftcards.exceptions import (
 )
 from giftcards.locks import lock_card
 from giftcards.models import CardStatus, GiftCard, Product, Transaction, TransactionKind
+from giftcards.product_rules import min_validity_days, product_amount_refusal, product_validity_days
 from merchants.models import ApiKey, Merchant
 
 Actor = User | ApiKey | None
@@ -54,9 +55,6 @@ _ledger = RowMapper(Transaction)
 _SET_BALANCE = (
     "UPDATE giftcards_giftcard SET balance = %s, status = %s, updated_at = %s WHERE id = %s"
 )
-
-# Far above any real card, far below the 64-bit column limit.
-MAX_AMOUNT = 100_000_000_00
 
 
 @dataclass(frozen=True)
@@ -156,9 +154,10 @@ def _write(
 def _expiry_for(
     *, product: Product | None, expires_at: datetime | None, now: datetime
 ) -> datetime | None:
-    floor_days: int = settings.GIFTCARD_MIN_VALIDITY_DAYS
-    if expires_at is None and product is not None and product.validity_days:
-        expires_at = now + timedelta(days=max(product.validity_days, floor_days))
+    floor_days = min_validity_days()
+    validity_days = product_validity_days(product) if product is not None else None
+    if expires_at is None and validity_days is not None:
+        expires_at = now + timedelta(days=validity_days)
     if expires_at is not None:
         if timezone.is_naive(expires_at):
             raise InvalidExpiry("The expiry date needs a time zone.")
@@ -176,15 +175,9 @@ def _check_product(product: Product, *, merchant: Merchant, amount: int, currenc
         raise ProductUnavailable("This product is not available.")
     if product.currency != currency:
         raise CurrencyMismatch(f"This product is sold in {product.currency}, not {currency}.")
-    if product.denominations:
-        if amount not in product.denominations:
-            allowed = ", ".join(str(d) for d in product.denominations)
-            raise InvalidAmount(f"This product comes in these amounts only: {allowed}.")
-    else:
-        if product.min_amount is not None and amount < product.min_amount:
-            raise InvalidAmount(f"The smallest amount for this product is {product.min_amount}.")
-        if product.max_amount is not None and amount > product.max_amount:
-            raise InvalidAmount(f"The largest amount for this product is {product.max_amount}.")
+    refusal = product_amount_refusal(product, amount)
+    if refusal is not None:
+        raise InvalidAmount(refusal)
 
 
 def giftcard_issue(

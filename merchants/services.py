@@ -10,9 +10,7 @@ import structlog
 from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
-from django.core import signing
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -21,6 +19,8 @@ from django.utils.text import slugify
 
 from accounts.models import User
 from accounts.selectors import verified_emails
+from core.contact import InvalidEmail, normalise_email
+from core.signing import TokenInvalid, TokenSigner
 from core.site import site_url
 from merchants.exceptions import (
     InvalidInvitation,
@@ -90,7 +90,8 @@ def merchant_create(
 
 # --- Invitations --------------------------------------------------------------------
 
-_INVITATION_SALT = "merchants.invitation"
+# Open until the invitation itself closes (expiry, acceptance, revocation, resend).
+_INVITATION_TOKENS = TokenSigner(salt="merchants.invitation")
 
 
 @dataclass(frozen=True)
@@ -102,18 +103,16 @@ class IssuedInvitation:
 
 
 def _normalise_email(email: str) -> str:
-    cleaned = User.objects.normalize_email(email or "").strip().lower()
     try:
-        validate_email(cleaned)
-    except ValidationError as exc:
+        return normalise_email(email)
+    except InvalidEmail as exc:
         raise InvalidInvitation(f"'{email}' is not a valid email address.") from exc
-    return cleaned
 
 
 def invitation_token(invitation: Invitation) -> str:
     """The token in the invitation's link: signed, naming the invitation and its current
     nonce, so a resend (new nonce) makes every earlier link useless."""
-    return signing.dumps({"i": invitation.public_id, "n": invitation.nonce}, salt=_INVITATION_SALT)
+    return _INVITATION_TOKENS.dumps({"i": invitation.public_id, "n": invitation.nonce})
 
 
 def invitation_url(invitation: Invitation) -> str:
@@ -241,8 +240,8 @@ def invitation_from_token(token: str) -> Invitation:
     """The invitation a link names, open or not; ``InvalidInvitation`` for a forged link or
     one an invitation's later resend replaced."""
     try:
-        data = signing.loads(token, salt=_INVITATION_SALT)
-    except signing.BadSignature:
+        data = _INVITATION_TOKENS.loads(token)
+    except TokenInvalid:
         raise InvalidInvitation("This invitation link is not valid.") from None
     if not isinstance(data, dict):
         raise InvalidInvitation("This invitation link is not valid.")

@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.core import signing
 
+from core.signing import TokenExpired, TokenInvalid, TokenSigner
 from giftcards.models import GiftCard
 from orders.exceptions import CardLinkExpired, CardLinkRefused, CardLinkRevoked
 
-_SALT = "orders.card-link"
+_TOKENS = TokenSigner(salt="orders.card-link")
 _SEP = ":"
 
 
@@ -46,13 +46,9 @@ def card_link_max_age() -> timedelta:
     return timedelta(days=min(max(int(settings.CARD_LINK_MAX_AGE_DAYS), 1), 3650))
 
 
-def _signer() -> signing.TimestampSigner:
-    return signing.TimestampSigner(salt=_SALT)
-
-
 def card_link_token(card: GiftCard) -> str:
     """The token of the card's current link (its ``link_version`` as loaded)."""
-    return _signer().sign(f"{card.public_id}{_SEP}{card.link_version}")
+    return _TOKENS.sign(f"{card.public_id}{_SEP}{card.link_version}")
 
 
 def card_link_read(token: str) -> CardLink:
@@ -60,12 +56,12 @@ def card_link_read(token: str) -> CardLink:
     altered, ``CardLinkExpired`` when older than ``card_link_max_age()``. Whether the
     version is still the card's is for ``card_link_check_current``."""
     try:
-        value = _signer().unsign(token, max_age=card_link_max_age())
-    except signing.SignatureExpired:  # checked after the signature: a genuine old link
+        value = _TOKENS.unsign(token, max_age=card_link_max_age())
+    except TokenExpired:  # checked after the signature: a genuine old link
         raise CardLinkExpired(
             "Card links work for a limited time, and this one is too old to show the card."
         ) from None
-    except signing.BadSignature:
+    except TokenInvalid:
         raise _invalid() from None
     public_id, sep, version = value.partition(_SEP)
     if not sep:

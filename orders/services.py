@@ -28,10 +28,7 @@ from typing import Any
 import stripe
 import structlog
 from django.conf import settings
-from django.core import signing
 from django.core.cache import cache as shared_cache
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Q
 from django.urls import reverse
@@ -40,13 +37,16 @@ from django.utils import timezone
 from accounts.models import User
 from communications.models import Channel, CommunicationLog, Event, MessageStatus
 from communications.services import Recipient, send
+from core.contact import InvalidEmail, InvalidPhone, normalise_email, normalise_phone
 from core.errors import ApplicationError
-from core.money import format_money
+from core.money import MAX_AMOUNT, format_money
+from core.signing import TokenSigner
 from core.site import site_url
 from giftcards import codes
 from giftcards.locks import lock_card
 from giftcards.models import CardStatus, GiftCard, Product
-from giftcards.services import MAX_AMOUNT, giftcard_issue, giftcard_void
+from giftcards.product_rules import product_amount_refusal
+from giftcards.services import giftcard_issue, giftcard_void
 from merchants.models import Merchant
 from orders.card_links import card_link_token, card_links_reinstate, card_links_revoke
 from orders.exceptions import (
@@ -86,8 +86,7 @@ MAX_SCHEDULE_AHEAD = timedelta(days=365)
 # A date picked "now" in a form is a few seconds old when it arrives.
 PAST_GRACE = timedelta(minutes=5)
 ACCESS_TOKEN_MAX_AGE = timedelta(days=30)
-_ACCESS_SALT = "orders.status-access"
-_PHONE_PUNCTUATION = str.maketrans("", "", " ()-.")
+_ACCESS_TOKENS = TokenSigner(salt="orders.status-access", max_age=ACCESS_TOKEN_MAX_AGE)
 
 
 @dataclass(frozen=True)
@@ -111,20 +110,11 @@ class LineRequest:
 
 def order_access_token(order: Order) -> str:
     """The ``?t=`` of the buyer's status page link: signed, valid for 30 days."""
-    signed = signing.TimestampSigner(salt=_ACCESS_SALT).sign(order.public_id)
-    return signed[len(order.public_id) + 1 :]
+    return _ACCESS_TOKENS.sign_detached(order.public_id)
 
 
 def order_access_token_valid(order: Order, token: str) -> bool:
-    if not token:
-        return False
-    try:
-        signing.TimestampSigner(salt=_ACCESS_SALT).unsign(
-            f"{order.public_id}:{token}", max_age=ACCESS_TOKEN_MAX_AGE
-        )
-    except signing.BadSignature:
-        return False
-    return True
+    return _ACCESS_TOKENS.check_detached(order.public_id, token)
 
 
 # --- Creation -----------------------------------------------------------------------
@@ -147,58 +137,29 @@ def _check_product(product: Product, *, merchant: Merchant, index: int) -> None:
 
 
 def _check_amount(product: Product, amount: int, *, index: int) -> None:
-    money = product.currency
-
-    def err(detail: str) -> AmountNotAllowed:
-        return AmountNotAllowed(detail, field="amount", line=index)
-
-    if not _is_whole(amount) or amount <= 0:
-        raise err("Choose an amount above zero.")
-    if amount > MAX_AMOUNT:
-        raise err("That amount is larger than we can sell on one card.")
-    if product.denominations:
-        if amount not in product.denominations:
-            allowed = ", ".join(format_money(int(d), money) for d in product.denominations)
-            raise err(f"This card comes in these amounts only: {allowed}.")
-        return
-    if product.min_amount is not None and amount < product.min_amount:
-        raise err(
-            f"The smallest amount for this card is {format_money(product.min_amount, money)}."
-        )
-    if product.max_amount is not None and amount > product.max_amount:
-        raise err(f"The largest amount for this card is {format_money(product.max_amount, money)}.")
+    refusal = product_amount_refusal(product, amount)
+    if refusal is not None:
+        raise AmountNotAllowed(refusal, field="amount", line=index)
 
 
 def _normalise_phone(raw: str, *, index: int) -> str:
-    phone = raw.strip().translate(_PHONE_PUNCTUATION)
-    if phone.startswith("00"):
-        phone = "+" + phone[2:]
-    digits = phone[1:]
-    if not (
-        phone.startswith("+")
-        and digits.isdigit()
-        and digits.isascii()
-        and 7 <= len(digits) <= 15
-        and digits[0] != "0"
-    ):
+    try:
+        return normalise_phone(raw)
+    except InvalidPhone:
         raise InvalidOrder(
             "Enter the recipient's mobile number in international format, e.g. +447700900123.",
             field="recipient_phone",
             line=index,
-        )
-    return phone
+        ) from None
 
 
 def _normalise_email(raw: str, *, field: str, index: int | None, whose: str) -> str:
-    email = raw.strip()
     try:
-        validate_email(email)
-    except ValidationError:
+        return normalise_email(raw)
+    except InvalidEmail:
         raise InvalidOrder(
             f"Enter a valid email address for {whose}.", field=field, line=index
         ) from None
-    local, _, domain = email.rpartition("@")
-    return f"{local}@{domain.lower()}"
 
 
 def _check_deliver_at(deliver_at: datetime | None, *, now: datetime, index: int) -> None:

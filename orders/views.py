@@ -27,7 +27,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from core.errors import ApplicationError
 from core.http import private
-from core.money import exponent, format_money, to_decimal
+from core.money import format_money
 from giftcards import codes
 from giftcards.models import CardStatus, GiftCard
 from orders import selectors
@@ -157,11 +157,6 @@ def _logo_url(gift: GiftCard) -> str:
         return ""
 
 
-def _plain_money(amount: int, currency: str) -> str:
-    """``25.00 EUR``: the amount without a currency symbol a font may not have."""
-    return f"{to_decimal(amount, currency):,.{exponent(currency)}f} {currency.upper()}"
-
-
 def _expires_on(gift: GiftCard) -> str:
     if gift.expires_at is None:
         return ""
@@ -207,7 +202,7 @@ def card_pdf(request: HttpRequest, token: str) -> HttpResponse:
         merchant_name=gift.merchant.name,
         brand_colour=gift.merchant.brand_colour,
         amount=format_money(gift.initial_amount, gift.currency),
-        amount_ascii=_plain_money(gift.initial_amount, gift.currency),
+        amount_ascii=format_money(gift.initial_amount, gift.currency, symbol=False),
         code=codes.format_code(codes.decrypt(gift.code_encrypted)),
         expires_on=_expires_on(gift),
         message=_gift_message(gift),

@@ -1,18 +1,13 @@
-"""Where a one-time code goes: an email address or an E.164 phone number, normalised the
-same way when a code is asked for, when it is checked and when an admin searches."""
+"""Where a one-time code goes: an email address or an E.164 phone number, normalised
+(by ``core.contact``, as everywhere else) the same way when a code is asked for, when it
+is checked and when an admin searches."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
-
 from communications import masking
-
-_PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")
-_PHONE_PUNCTUATION = re.compile(r"[\s().-]")
+from core.contact import InvalidEmail, InvalidPhone, normalise_email, normalise_phone
 
 EMAIL = "email"
 SMS = "sms"
@@ -49,16 +44,12 @@ def parse(text: str, *, kind: str | None = None) -> Address:
         )
     if guessed == EMAIL:
         try:
-            validate_email(raw)
-        except ValidationError:
+            return Address(EMAIL, normalise_email(raw))
+        except InvalidEmail:
             raise InvalidRecipient("That is not a valid email address.") from None
-        local, _, domain = raw.rpartition("@")
-        return Address(EMAIL, f"{local}@{domain.lower()}")
-    phone = _PHONE_PUNCTUATION.sub("", raw)
-    if phone.startswith("00"):
-        phone = "+" + phone[2:]
-    if not _PHONE.match(phone):
+    try:
+        return Address(SMS, normalise_phone(raw))
+    except InvalidPhone:
         raise InvalidRecipient(
             "Send a phone number in international format (e.g. +447700900123) or an email address."
-        )
-    return Address(SMS, phone)
+        ) from None

@@ -15,10 +15,12 @@ from django import forms
 from django.forms.utils import ErrorDict
 from django.utils import timezone
 
-from core.money import format_money
+from core.contact import InvalidPhone, normalise_phone
+from core.forms import clean_amount
+from core.money import MAX_INPUT_LENGTH, example_amount, format_money
 from giftcards import codes
-from giftcards.bulk import AmountInvalid, parse_amount
 from giftcards.models import Product
+from giftcards.product_rules import product_amount_range, product_amount_refusal
 from storefront import delivery, pricing
 
 MAX_QUANTITY = 10
@@ -31,22 +33,7 @@ PAST_GRACE = timedelta(minutes=10)
 FOR_ME = "self"
 AS_GIFT = "gift"
 
-_PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")
-_PHONE_PUNCTUATION = re.compile(r"[\s().\-]")
 _LOCAL_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$")
-
-
-def normalise_phone(raw: str) -> str:
-    """E.164 (``+447700900123``) from what a person typed, or ValueError."""
-    phone = _PHONE_PUNCTUATION.sub("", raw.strip())
-    if phone.startswith("00"):
-        phone = "+" + phone[2:]
-    if not _PHONE.match(phone):
-        raise ValueError(
-            "Enter the phone number in international format, starting with + and the "
-            "country code, for example +447700900123."
-        )
-    return phone
 
 
 @dataclass(frozen=True)
@@ -156,7 +143,7 @@ class PurchaseForm(StorefrontForm):
         else:
             amount = forms.CharField(
                 label=f"Amount ({product.currency})",
-                max_length=24,
+                max_length=MAX_INPUT_LENGTH,
                 help_text=self._range_help(),
                 error_messages={"required": "Enter an amount."},
                 widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
@@ -167,18 +154,17 @@ class PurchaseForm(StorefrontForm):
 
     def _range_help(self) -> str:
         product = self.product
-        low = product.min_amount or 0
-        high = pricing.max_amount(product)
+        currency = product.currency
+        span = product_amount_range(product)
+        example = f"e.g. {example_amount(currency)}."
+        low, high = format_money(span.low, currency), format_money(span.high, currency)
         if product.min_amount is not None and product.max_amount is not None:
-            return (
-                f"Between {format_money(low, product.currency)} and "
-                f"{format_money(high, product.currency)}, e.g. 25.00."
-            )
+            return f"Between {low} and {high}, {example}"
         if product.min_amount is not None:
-            return f"At least {format_money(low, product.currency)}, e.g. 25.00."
+            return f"At least {low}, {example}"
         if product.max_amount is not None:
-            return f"Up to {format_money(high, product.currency)}, e.g. 25.00."
-        return "For example 25.00."
+            return f"Up to {high}, {example}"
+        return f"For example {example_amount(currency)}."
 
     # --- Fields -----------------------------------------------------------------------
 
@@ -187,21 +173,10 @@ class PurchaseForm(StorefrontForm):
         raw = self.cleaned_data["amount"]
         if product.denominations:
             return int(raw)  # one of the choices, so digits only
-        try:
-            amount = parse_amount(str(raw), product.currency)
-        except AmountInvalid as exc:
-            raise forms.ValidationError(str(exc), code="invalid") from None
-        if product.min_amount is not None and amount < product.min_amount:
-            raise forms.ValidationError(
-                f"The smallest amount is {format_money(product.min_amount, product.currency)}.",
-                code="min_value",
-            )
-        if amount > pricing.max_amount(product):
-            raise forms.ValidationError(
-                "The largest amount is "
-                f"{format_money(pricing.max_amount(product), product.currency)}.",
-                code="max_value",
-            )
+        amount = clean_amount(str(raw), product.currency)
+        refusal = product_amount_refusal(product, amount)
+        if refusal is not None:
+            raise forms.ValidationError(refusal, code="amount_not_allowed")
         return amount
 
     def clean_timezone(self) -> str:
@@ -278,7 +253,7 @@ class RecipientForm(StorefrontForm):
             return ""
         try:
             return normalise_phone(raw)
-        except ValueError as exc:
+        except InvalidPhone as exc:
             raise forms.ValidationError(str(exc), code="invalid") from None
 
     def clean_deliver_at(self) -> datetime | None:

@@ -8,9 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.money import format_money
-from giftcards.bulk import major_text
 from giftcards.models import Product
-from giftcards.services import MAX_AMOUNT
 
 
 @dataclass(frozen=True)
@@ -26,11 +24,6 @@ def amount_range(product: Product) -> AmountRange:
         amounts = sorted(int(a) for a in product.denominations)
         return AmountRange(low=amounts[0], high=amounts[-1])
     return AmountRange(low=product.min_amount or 1, high=product.max_amount)
-
-
-def max_amount(product: Product) -> int:
-    """The largest custom amount a buyer may type."""
-    return product.max_amount if product.max_amount is not None else MAX_AMOUNT
 
 
 def price_label(product: Product) -> str:
@@ -59,8 +52,3 @@ def denomination_choices(product: Product) -> list[tuple[str, str]]:
         (str(int(amount)), format_money(int(amount), product.currency))
         for amount in sorted(int(a) for a in product.denominations)
     ]
-
-
-def major(amount_minor: int, currency: str) -> str:
-    """``2550, "EUR"`` -> ``"25.50"``: the plain decimal structured data expects."""
-    return major_text(amount_minor, currency)

@@ -20,6 +20,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator
 
 from core import site
+from core.money import format_plain
 from giftcards.models import Product
 from merchants.models import Merchant
 from storefront import pricing
@@ -110,7 +111,7 @@ def _offers(product: Product, url: str) -> dict[str, Any] | list[dict[str, Any]]
         return [
             {
                 "@type": "Offer",
-                "price": pricing.major(int(amount), currency),
+                "price": format_plain(int(amount), currency),
                 "priceCurrency": currency,
                 "availability": in_stock,
                 "url": url,
@@ -120,13 +121,13 @@ def _offers(product: Product, url: str) -> dict[str, Any] | list[dict[str, Any]]
     span = pricing.amount_range(product)
     offer: dict[str, Any] = {
         "@type": "AggregateOffer",
-        "lowPrice": pricing.major(span.low, currency),
+        "lowPrice": format_plain(span.low, currency),
         "priceCurrency": currency,
         "availability": in_stock,
         "url": url,
     }
     if span.high is not None:
-        offer["highPrice"] = pricing.major(span.high, currency)
+        offer["highPrice"] = format_plain(span.high, currency)
     return offer
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -25,6 +24,7 @@ from core.net import client_ip
 from giftcards.exceptions import CardNotFound, TooManyLookups
 from giftcards.lookups import LookupClient, find_card_by_code
 from giftcards.models import CardStatus, GiftCard, LookupChannel, Product
+from giftcards.product_rules import product_validity_days
 from merchants.models import Merchant
 from storefront import branding, checkout, pricing, selectors, seo, throttle
 from storefront.forms import BalanceForm, Purchase
@@ -87,9 +87,9 @@ def storefront_home(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def _validity(product: Product) -> str:
-    if not product.validity_days:
+    days = product_validity_days(product)
+    if days is None:
         return "Never expires."
-    days = max(product.validity_days, int(settings.GIFTCARD_MIN_VALIDITY_DAYS))
     if days % 365 == 0:
         years = days // 365
         return f"Valid for {years} year{'s' if years != 1 else ''} from purchase."

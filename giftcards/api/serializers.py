@@ -4,13 +4,13 @@ an unknown field or a value of the wrong type is a 400, never ignored or coerced
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core.money import CURRENCY_EXPONENTS
+from core.contact import InvalidEmail, InvalidPhone, normalise_email, normalise_phone
+from core.money import CURRENCY_EXPONENTS, MAX_AMOUNT
 from core.pagination import PageParameters
 from core.serializers import (
     StrictCharField,
@@ -20,8 +20,6 @@ from core.serializers import (
 )
 from giftcards import codes
 from giftcards.models import CardStatus, GiftCard, Transaction, TransactionKind
-
-_PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")
 
 
 class AmountField(serializers.IntegerField):
@@ -35,7 +33,7 @@ class AmountField(serializers.IntegerField):
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("min_value", 1)
-        kwargs.setdefault("max_value", 100_000_000_00)
+        kwargs.setdefault("max_value", MAX_AMOUNT)
         super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> int:
@@ -153,11 +151,21 @@ class IssueInput(StrictInputSerializer):
     metadata = MetadataField(required=False)
     reference = _reference()
 
+    def validate_recipient_email(self, value: str) -> str:
+        if not value:
+            return value
+        try:
+            return normalise_email(value)
+        except InvalidEmail as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
     def validate_recipient_phone(self, value: str) -> str:
-        value = value.replace(" ", "")
-        if value and not _PHONE.match(value):
-            raise serializers.ValidationError("Use the international format, e.g. +447700900123.")
-        return value
+        if not value:
+            return value
+        try:
+            return normalise_phone(value)
+        except InvalidPhone as exc:
+            raise serializers.ValidationError(str(exc)) from None
 
 
 class LookupInput(StrictInputSerializer):

@@ -130,6 +130,41 @@ def test_issue_validation_errors_name_each_field(api_client: APIClient) -> None:
     assert not GiftCard.objects.exists()
 
 
+def test_issue_stores_the_recipient_normalised(api_client: APIClient) -> None:
+    response = post(
+        api_client,
+        "/api/v1/gift-cards/",
+        {
+            "amount": 100,
+            "currency": "EUR",
+            "recipient_email": "Ana@Example.COM",
+            "recipient_phone": "+44 7700 900123",
+        },
+    )
+    assert response.status_code == 201
+    card = GiftCard.objects.get()
+    assert (card.recipient_email, card.recipient_phone) == ("ana@example.com", "+447700900123")
+    assert response.json()["recipient_phone"] == "+447700900123"
+
+
+@pytest.mark.parametrize("phone", ["07700 900123", "+44 12", "+999 1234 5678", "+44 abc"])
+def test_issue_refuses_a_phone_without_a_dialable_country_code(
+    api_client: APIClient, phone: str
+) -> None:
+    body = assert_problem(
+        post(
+            api_client,
+            "/api/v1/gift-cards/",
+            {"amount": 100, "currency": "EUR", "recipient_phone": phone},
+        ),
+        400,
+        "validation_error",
+    )
+    assert body["errors"][0]["field"] == "recipient_phone"
+    assert "international format" in body["errors"][0]["message"]
+    assert not GiftCard.objects.exists()
+
+
 def test_issue_refuses_an_expiry_below_the_floor(api_client: APIClient) -> None:
     soon = (timezone.now() + timedelta(days=3)).isoformat()
     assert_problem(

@@ -528,7 +528,17 @@ def test_another_merchants_jobs_do_not_exist(
     assert theirs.public_id not in listing
 
 
-# --- Amounts typed by people -----------------------------------------------------------
+# --- Amounts, phones and emails in a file: the platform's one reading of each ----------
+
+
+def csv_row(currency: str = "EUR", **cells: str) -> dict[str, Any]:
+    """The parsed first row of a semicolon file holding ``cells`` (and a reference, so
+    the header line shows the semicolon)."""
+    cells.setdefault("reference", "x")
+    header = ";".join(cells)
+    values = ";".join(cells.values())
+    parsed = bulk.parse_csv(f"{header}\n{values}\n".encode(), currency=currency)
+    return parsed.rows[0]
 
 
 @pytest.mark.parametrize(
@@ -538,24 +548,52 @@ def test_another_merchants_jobs_do_not_exist(
         ("12", "EUR", 1200),
         (" 12,5 ", "EUR", 1250),
         ("1,250.00", "EUR", 125000),
+        ("1.250,00", "EUR", 125000),
         ("1 250.00", "EUR", 125000),
         ("+3", "EUR", 300),
         ("500", "JPY", 500),
+        ("1,500", "JPY", 1500),
         ("1.250", "BHD", 1250),
     ],
 )
-def test_parse_amount_reads_what_people_type(text: str, currency: str, minor: int) -> None:
-    assert bulk.parse_amount(text, currency) == minor
+def test_csv_amounts_are_read_as_everywhere_else(text: str, currency: str, minor: int) -> None:
+    row = csv_row(currency, amount=text)
+    assert (row["amount"], row["error"]) == (minor, "")
 
 
 @pytest.mark.parametrize(
-    "text", ["", "0", "-1", "1,250", "1.250,00", "1e3", "NaN", "Infinity", "12.5.0", "5.5 JPY"]
+    ("text", "message"),
+    [
+        ("", "Enter an amount."),
+        ("0", "more than 0"),
+        ("-1", "more than 0"),
+        ("1,250", "could be read two ways"),
+        ("1e3", "Type the amount as a number"),
+        ("NaN", "Type the amount as a number"),
+        ("Infinity", "Type the amount as a number"),
+        ("12.5.0", "without thousands separators"),
+        ("5.5 JPY", "names JPY"),
+    ],
 )
-def test_parse_amount_refuses_what_it_cannot_read_safely(text: str) -> None:
-    with pytest.raises(bulk.AmountInvalid):
-        bulk.parse_amount(text, "EUR")
+def test_csv_amounts_that_cannot_be_read_safely_are_reported(text: str, message: str) -> None:
+    row = csv_row(amount=text)
+    assert row["amount"] is None
+    assert row["error"].startswith("amount: ")
+    assert message in row["error"]
 
 
-def test_parse_amount_refuses_decimals_a_currency_does_not_have() -> None:
-    with pytest.raises(bulk.AmountInvalid, match="JPY amounts have no decimal places"):
-        bulk.parse_amount("10.5", "JPY")
+def test_csv_amounts_refuse_decimals_a_currency_does_not_have() -> None:
+    assert "JPY amounts have no decimal places" in csv_row("JPY", amount="10.5")["error"]
+
+
+def test_csv_phones_and_emails_are_stored_normalised() -> None:
+    row = csv_row(
+        amount="10", recipient_email=" Ana@Example.COM ", recipient_phone="0044 (7700) 900-123"
+    )
+    assert (row["recipient_email"], row["recipient_phone"], row["error"]) == (
+        "ana@example.com",
+        "+447700900123",
+        "",
+    )
+    local = csv_row(amount="10", recipient_phone="07700 900123")
+    assert "recipient_phone: Enter the phone number in international format" in local["error"]

@@ -69,7 +69,7 @@ def test_issue_refuses_bad_amounts(merchant: Merchant, amount) -> None:
 
 
 def test_issue_refuses_what_the_product_does_not_sell(merchant: Merchant, product: Product):
-    with pytest.raises(InvalidAmount, match="2500, 5000"):
+    with pytest.raises(InvalidAmount, match=r"€25\.00, €50\.00"):
         issue(merchant, 3000, product=product)
     with pytest.raises(CurrencyMismatch):
         issue(merchant, 2500, product=product, currency="GBP")

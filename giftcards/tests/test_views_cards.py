@@ -420,13 +420,15 @@ def test_issuing_with_a_product_and_an_expiry_date(
     [
         ({"amount": "0"}, "The amount must be more than 0."),
         ({"amount": "-5"}, "The amount must be more than 0."),
-        ({"amount": "abc"}, "Enter an amount in EUR, such as 25.00."),
+        ({"amount": "abc"}, "Type the amount as a number, for example 25.00."),
         ({"amount": "10.001"}, "EUR amounts have at most 2 decimal places."),
-        ({"amount": "10,50"}, "Use a dot for decimals, e.g. 10.50."),
+        ({"amount": "1,250"}, "“1,250” could be read two ways."),
+        ({"amount": "5 JPY"}, "This amount is in EUR; what was typed names JPY."),
         ({"amount": ""}, "This field is required."),
-        ({"amount": "1.5", "currency": "JPY"}, "JPY amounts have at most 0 decimal places."),
+        ({"amount": "1.5", "currency": "JPY"}, "JPY amounts have no decimal places."),
         ({"recipient_email": "not-an-email"}, "Enter a valid email address."),
-        ({"recipient_phone": "call me"}, "Enter a phone number"),
+        ({"recipient_phone": "call me"}, "Enter the phone number in international format"),
+        ({"recipient_phone": "07700 900123"}, "starting with + and the country code"),
         ({"expires_on": "2001-01-01"}, "The expiry date must be in the future."),
     ],
 )
@@ -438,6 +440,22 @@ def test_bad_issue_input_is_refused_and_issues_nothing(
     assert message in page(response).replace("&#x27;", "'")
     assert not GiftCard.objects.exists()
     assert not Transaction.objects.exists()
+
+
+def test_an_issued_cards_amount_phone_and_email_are_stored_normalised(
+    manager_client: Client, merchant: Merchant
+) -> None:
+    data = issue_form(
+        amount="1.250,50", recipient_email=" Ana@Example.COM", recipient_phone="0044 7700 900123"
+    )
+    response = manager_client.post(url("card-issue", merchant), data)
+    assert response.status_code == 200
+    card = GiftCard.objects.get()
+    assert (card.initial_amount, card.recipient_email, card.recipient_phone) == (
+        125050,
+        "ana@example.com",
+        "+447700900123",
+    )
 
 
 def test_zero_decimal_currencies_take_whole_amounts(
@@ -520,6 +538,16 @@ def test_reloading_adds_to_the_balance_with_one_ledger_row(
     assert snapshot(card) == (6050, "active", 2)
 
 
+@pytest.mark.parametrize("typed", ["12,50", "12.50", "€12.50", "12,50 EUR"])
+def test_a_reload_reads_the_amount_as_the_till_does(
+    manager_client: Client, merchant: Merchant, card: GiftCard, typed: str
+) -> None:
+    data = {"reload-amount": typed, "reload-idempotency_key": "r" * 20}
+    response = manager_client.post(url("card-reload", merchant, card.public_id), data)
+    assert response.status_code == 302
+    assert snapshot(card) == (6250, "active", 2)
+
+
 def test_the_reload_page_renders_on_its_own(
     manager_client: Client, merchant: Merchant, card: GiftCard
 ) -> None:
@@ -533,8 +561,9 @@ def test_the_reload_page_renders_on_its_own(
     [
         ("0", "The amount must be more than 0."),
         ("-5", "The amount must be more than 0."),
-        ("abc", "Enter an amount in EUR, such as 25.00."),
+        ("abc", "Type the amount as a number, for example 25.00."),
         ("10.001", "EUR amounts have at most 2 decimal places."),
+        ("1,250", "could be read two ways"),
     ],
 )
 def test_a_bad_reload_amount_changes_nothing(
@@ -742,7 +771,7 @@ def test_an_owner_adjusts_up_and_down_with_a_reason(
         ({"adjust-direction": "add", "adjust-amount": "-5", "adjust-reason": "x"}, "more than 0"),
         (
             {"adjust-direction": "add", "adjust-amount": "abc", "adjust-reason": "x"},
-            "Enter an amount",
+            "Type the amount as a number",
         ),
         (
             {"adjust-direction": "add", "adjust-amount": "10.001", "adjust-reason": "x"},

@@ -150,6 +150,24 @@ def test_creating_a_fixed_amount_product_stores_minor_units(
     assert "Product “Summer card” created." in followed.content.decode()
 
 
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("10, 25, 50", [1000, 2500, 5000]),
+        ("10 25 50", [1000, 2500, 5000]),
+        ("12,50; 25", [1250, 2500]),  # semicolons: the comma may mark decimals
+        ("1.250,00; 2 500,00", [125000, 250000]),
+        ("12.50, €30", [1250, 3000]),
+    ],
+)
+def test_fixed_amounts_are_listed_as_people_write_them(
+    manager_client: Client, merchant: Merchant, typed: str, stored: list[int]
+) -> None:
+    response = manager_client.post(url("product-create", merchant), form_data(denominations=typed))
+    assert response.status_code == 302
+    assert Product.objects.get(merchant=merchant).denominations == stored
+
+
 def test_creating_a_range_product(manager_client: Client, merchant: Merchant) -> None:
     data = form_data(
         amount_type="range",
@@ -174,7 +192,7 @@ def test_creating_a_range_product(manager_client: Client, merchant: Merchant) ->
         ({"denominations": "10, 25, 10"}, "denominations", "€10.00 is listed more than once."),
         ({"denominations": "10, 0"}, "denominations", "The amount must be more than 0."),
         ({"denominations": "-5"}, "denominations", "The amount must be more than 0."),
-        ({"denominations": "10, abc"}, "denominations", "Enter an amount in EUR"),
+        ({"denominations": "10, abc"}, "denominations", "Type the amount as a number"),
         ({"denominations": "10.001"}, "denominations", "at most 2 decimal places"),
         ({"denominations": ""}, "denominations", "Enter at least one amount"),
         (
@@ -459,6 +477,9 @@ def test_signed_out_visitors_are_sent_to_sign_in(client: Client, merchant: Merch
         {"denominations": [1000], "min_amount": 500},
         {"currency": "XYZ"},
         {"name": "  "},
+        {"denominations": [100_000_000_01]},
+        {"validity_days": 0},
+        {"validity_days": 30},  # below the platform's floor, whoever saves it
     ],
 )
 def test_product_services_refuse_bad_products(

@@ -11,7 +11,6 @@ from typing import Any
 
 import structlog
 from django import forms
-from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import URLPattern, path, reverse
@@ -22,9 +21,11 @@ from django.views.decorators.cache import never_cache
 from django.views.generic import TemplateView, View
 
 from core.errors import ApplicationError
-from core.money import format_money
+from core.forms import clean_amount
+from core.money import MAX_INPUT_LENGTH
 from giftcards import bulk, selectors
 from giftcards.models import BulkIssueJob, Product
+from giftcards.product_rules import min_validity_days, product_amount_refusal
 from merchants.models import Merchant, Role
 from merchants.tenancy import MerchantViewMixin, scoped
 
@@ -70,7 +71,7 @@ class JobOptionsForm(forms.Form):
         day: date | None = self.cleaned_data.get("expires_on")
         if day is None:
             return None
-        floor: int = settings.GIFTCARD_MIN_VALIDITY_DAYS
+        floor = min_validity_days()
         earliest = timezone.localdate() + timedelta(days=floor)
         if day < earliest:
             raise forms.ValidationError(
@@ -96,7 +97,7 @@ class CountForm(JobOptionsForm):
     )
     amount = forms.CharField(
         label="Amount on each card",
-        max_length=24,
+        max_length=MAX_INPUT_LENGTH,
         help_text="In the currency's main unit, for example 25.00.",
         widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
     )
@@ -107,15 +108,15 @@ class CountForm(JobOptionsForm):
         if "amount" not in cleaned or self.has_error("product"):
             return cleaned
         try:
-            amount = bulk.parse_amount(cleaned["amount"], self.currency)
-        except bulk.AmountInvalid as exc:
-            self.add_error("amount", str(exc))
+            amount = clean_amount(cleaned["amount"], self.currency)
+        except forms.ValidationError as exc:
+            self.add_error("amount", exc)
             return cleaned
         product: Product | None = cleaned.get("product")
         # The service decides in the end; this says it here, next to the field.
-        if product is not None and product.denominations and amount not in product.denominations:
-            allowed = ", ".join(format_money(d, product.currency) for d in product.denominations)
-            self.add_error("amount", f"{product.name} comes in these amounts only: {allowed}.")
+        refusal = product_amount_refusal(product, amount) if product is not None else None
+        if refusal is not None:
+            self.add_error("amount", refusal)
         cleaned["amount_minor"] = amount
         return cleaned
 

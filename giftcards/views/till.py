@@ -36,10 +36,9 @@ from django.views.generic import TemplateView
 
 from accounts.models import User
 from core.errors import ApplicationError
-from core.money import format_money
+from core.money import AmountInvalid, format_money, parse_amount
 from core.net import client_ip
 from giftcards import codes, selectors, services
-from giftcards.bulk import AmountInvalid, parse_amount
 from giftcards.exceptions import CardNotFound, TooManyLookups, TransactionNotFound
 from giftcards.lookups import LookupClient, find_card_by_code
 from giftcards.models import CardStatus, GiftCard, LookupChannel, Transaction, TransactionKind

@@ -47,7 +47,7 @@ def test_an_order_is_created_pending_with_its_total_and_lines(
     assert order.status == OrderStatus.PENDING
     assert order.total == 2 * 5000 + 1234
     assert order.currency == "EUR"
-    assert order.buyer_email == "Ben@example.com"
+    assert order.buyer_email == "ben@example.com"
     assert order.buyer_name == "Ben"
     assert order.public_id.startswith("ord_")
     assert order.provider == "test"

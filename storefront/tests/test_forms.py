@@ -9,9 +9,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone
 
+from core.contact import normalise_phone
 from giftcards.models import Product
 from storefront import delivery
-from storefront.forms import Purchase, normalise_phone
+from storefront.forms import Purchase
 
 pytestmark = pytest.mark.django_db
 
@@ -73,7 +74,15 @@ def next_summer_morning() -> datetime:
 
 @pytest.mark.parametrize(
     ("typed", "minor"),
-    [("25", 2500), ("25.5", 2550), ("25.50", 2550), ("10", 1000), ("300.00", 30000)],
+    [
+        ("25", 2500),
+        ("25.5", 2550),
+        ("25.50", 2550),
+        ("10", 1000),
+        ("300.00", 30000),
+        ("25,50", 2550),
+        ("€ 25,50", 2550),
+    ],
 )
 def test_custom_amounts_are_read_in_major_units(
     custom_product: Product, typed: str, minor: int
@@ -88,6 +97,8 @@ def test_custom_amounts_are_read_in_major_units(
     [
         ("-1", "more than 0"),
         ("abc", "Type the amount as a number"),
+        ("1,250", "could be read two ways"),
+        ("25 GBP", "names GBP"),
         ("25.555", "at most 2 decimal places"),
         ("", "Enter an amount."),
         ("300.01", "The largest amount is €300.00."),
