@@ -1,8 +1,12 @@
 """Periodic sweeps over orders: cancelling abandoned checkouts (pending -> cancelled).
 
-A pending order nobody paid within the TTL is cancelled, under its lock, skipping an
-order someone else holds. A Stripe order's Checkout Session is expired at Stripe first,
-so the buyer can no longer pay it; a provider that fails or says the session is complete
+A pending order nobody paid within the TTL is cancelled. A Stripe order's Checkout
+Session is expired at Stripe first, so the buyer can no longer pay it, and that call is
+made with no row lock held and no transaction open (a slow provider never holds an
+order's lock). The move is then checked again under the order's lock, skipping an order
+someone else holds: it is cancelled only if it is still pending, still past the cutoff
+and still on the checkout that was closed. An order paid meanwhile, or given a new
+checkout, is never cancelled; a provider that fails or says the session is complete
 leaves the order as it was for the next sweep. Running a sweep again changes nothing.
 """
 
@@ -16,6 +20,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from orders.locks import lock_abandoned_order
 from orders.models import Order, OrderStatus, PaymentProvider
 from orders.services.ordering import order_cancel
 
@@ -29,15 +34,17 @@ def orders_expire_abandoned(
     *, older_than: timedelta = timedelta(hours=24), now: datetime | None = None
 ) -> int:
     """Cancel every pending order created more than ``older_than`` before ``now``; the
-    number cancelled.
+    number cancelled. Call it outside a transaction (the periodic task does): the
+    provider is asked between two of them.
 
-    Each order is cancelled on its own, under its lock, through ``order_cancel``. An
-    order locked by someone else (a checkout being opened, a payment arriving) is
-    skipped, never waited for: the next run looks again. A Stripe order's Checkout
-    Session is expired at Stripe first, so the buyer can no longer pay it; an order
-    whose session Stripe reports complete (or that Stripe cannot answer for) stays
-    pending, as its payment confirmation may still be on its way. Running it again
-    changes nothing."""
+    Each order is taken on its own. A Stripe order's Checkout Session is expired at
+    Stripe first, with no lock held, so the buyer can no longer pay it; an order whose
+    session Stripe reports complete (or that Stripe cannot answer for) stays pending, as
+    its payment confirmation may still be on its way. The order is then cancelled
+    through ``order_cancel`` under its lock, if it is still pending on the same checkout;
+    an order locked by someone else (a checkout being opened, a payment arriving) is
+    skipped, never waited for: the next run looks again. Running it again changes
+    nothing."""
     cutoff = (now or timezone.now()) - older_than
     stale = Order.objects.filter(status=OrderStatus.PENDING, created_at__lt=cutoff)
     cancelled = 0
@@ -58,15 +65,31 @@ def orders_expire_abandoned(
 
 
 def _expire_abandoned_order(*, order_id: int, cutoff: datetime) -> bool:
+    # Read without a lock: what the provider is asked about. Paid or cancelled since the
+    # batch was listed: nothing to ask.
+    seen = (
+        Order.objects.filter(pk=order_id, status=OrderStatus.PENDING, created_at__lt=cutoff)
+        .only("pk", "public_id", "provider", "provider_reference")
+        .first()
+    )
+    if seen is None:
+        return False
+    # No row lock and no transaction of ours around the provider: a slow or hanging
+    # provider never holds up a checkout or a payment of this order.
+    if not _checkout_closed_at_provider(seen):
+        return False
     with transaction.atomic():
-        order = (
-            Order.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(pk=order_id, status=OrderStatus.PENDING, created_at__lt=cutoff)
-            .first()
+        # The same order, still pending on the checkout that was closed: one paid
+        # meanwhile, or given a new checkout (which is open), is left alone, as is one
+        # that someone holds right now.
+        order = lock_abandoned_order(
+            order_id=order_id,
+            cutoff=cutoff,
+            provider=seen.provider,
+            provider_reference=seen.provider_reference,
         )
-        if order is None:  # paid or cancelled meanwhile, or held by a checkout right now
-            return False
-        if not _checkout_closed_at_provider(order):
+        if order is None:
+            logger.info("abandoned_order_skipped", order=seen.public_id, why="changed_or_held")
             return False
         order_cancel(order_id=order.pk, reason=ABANDONED_REASON)
     return True
