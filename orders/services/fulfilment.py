@@ -66,7 +66,7 @@ def order_fulfil(*, order_id: int) -> Order:
             logger.info("order_already_fulfilled", order=order.public_id)
             return order
         if order.status != OrderStatus.PAID:
-            raise refuse_transition(order, "fulfilled")
+            raise refuse_transition(order, action="fulfilled")
         now = timezone.now()
         lines = list(order.lines.select_related("product").order_by("pk"))
         done = set(FulfilledCard.objects.filter(order=order).values_list("line_id", "unit_index"))
@@ -99,7 +99,7 @@ def order_fulfil(*, order_id: int) -> Order:
                 deliveries.append(_delivery_for(order, line, fulfilled, now))
                 issued += 1
         CardDelivery.objects.bulk_create(deliveries)
-        move_order(order, OrderStatus.FULFILLED, now, fulfilled_at=now, failed_reason="")
+        move_order(order, status=OrderStatus.FULFILLED, now=now, fulfilled_at=now, failed_reason="")
         # Robust: a receipt that cannot be sent never holds back the cards' delivery.
         transaction.on_commit(lambda: _send_receipt(order.pk), robust=True)
         logger.info("order_cards_issued", order=order.public_id, cards=issued)

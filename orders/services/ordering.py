@@ -272,7 +272,13 @@ def order_cancel(*, order_id: int, reason: str = "") -> Order:
         if order.status == OrderStatus.CANCELLED:
             return order
         if order.status != OrderStatus.PENDING:
-            raise refuse_transition(order, "cancelled")
+            raise refuse_transition(order, action="cancelled")
         now = timezone.now()
-        move_order(order, OrderStatus.CANCELLED, now, cancelled_at=now, failed_reason=reason[:300])
+        move_order(
+            order,
+            status=OrderStatus.CANCELLED,
+            now=now,
+            cancelled_at=now,
+            failed_reason=reason[:300],
+        )
     return order

@@ -35,7 +35,7 @@ def order_checkout_started(*, order_id: int, provider: str, provider_reference: 
     with transaction.atomic():
         order = lock_order(order_id=order_id)
         if order.status != OrderStatus.PENDING:
-            raise refuse_transition(order, "paid")
+            raise refuse_transition(order, action="paid")
         order.provider = provider
         order.provider_reference = provider_reference
         order.updated_at = timezone.now()
@@ -112,14 +112,14 @@ def order_mark_paid(
                 logger.info("order_already_paid", order=order.public_id, status=order.status)
         else:
             if order.status != OrderStatus.PENDING:
-                raise refuse_transition(order, "marked as paid")
+                raise refuse_transition(order, action="marked as paid")
             _check_payment(order, amount=amount, currency=currency)
             fields: dict[str, Any] = {"paid_at": timezone.now()}
             if provider_reference and not order.provider_reference:
                 fields["provider_reference"] = provider_reference
             if provider_payment_id:
                 fields["provider_payment_id"] = provider_payment_id
-            move_order(order, OrderStatus.PAID, fields["paid_at"], **fields)
+            move_order(order, status=OrderStatus.PAID, now=fields["paid_at"], **fields)
     if order.status != OrderStatus.PAID:
         return order
     try:
@@ -143,7 +143,9 @@ def order_mark_failed(*, order_id: int, reason: str = "") -> Order:
         if order.status == OrderStatus.FAILED:
             return order
         if order.status != OrderStatus.PENDING:
-            raise refuse_transition(order, "marked as failed")
+            raise refuse_transition(order, action="marked as failed")
         now = timezone.now()
-        move_order(order, OrderStatus.FAILED, now, failed_at=now, failed_reason=reason[:300])
+        move_order(
+            order, status=OrderStatus.FAILED, now=now, failed_at=now, failed_reason=reason[:300]
+        )
     return order

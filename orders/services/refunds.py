@@ -51,7 +51,7 @@ def order_refund(
         if order.status == OrderStatus.REFUNDED:
             return order
         if order.status not in (OrderStatus.PAID, OrderStatus.FULFILLED):
-            raise refuse_transition(order, "refunded")
+            raise refuse_transition(order, action="refunded")
         card_ids = list(
             FulfilledCard.objects.filter(order=order)
             .order_by("gift_card_id")
@@ -89,6 +89,6 @@ def order_refund(
         CardDelivery.objects.filter(order=order, status=DeliveryStatus.SCHEDULED).update(
             status=DeliveryStatus.CANCELLED, failure_reason="Order refunded"
         )
-        move_order(order, OrderStatus.REFUNDED, now, refunded_at=now)
+        move_order(order, status=OrderStatus.REFUNDED, now=now, refunded_at=now)
         logger.info("order_refunded", order=order.public_id, cards_voided=len(cards))
     return order

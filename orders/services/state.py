@@ -25,7 +25,8 @@ from orders.models import Order
 logger = structlog.get_logger(__name__)
 
 
-def refuse_transition(order: Order, action: str) -> IllegalOrderTransition:
+def refuse_transition(order: Order, *, action: str) -> IllegalOrderTransition:
+    """The error to raise when ``order`` cannot be ``action`` from its status (logged)."""
     logger.warning(
         "order_transition_refused", order=order.public_id, status=order.status, action=action
     )
@@ -36,7 +37,9 @@ def refuse_transition(order: Order, action: str) -> IllegalOrderTransition:
     )
 
 
-def move_order(order: Order, status: str, now: datetime, **fields: Any) -> None:
+def move_order(order: Order, *, status: str, now: datetime, **fields: Any) -> None:
+    """Write the locked ``order``'s move to ``status`` with ``fields``, and log it. The caller
+    has checked the move is legal."""
     previous = order.status
     order.status = status
     order.updated_at = now
