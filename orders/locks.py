@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db.models import QuerySet
 
 from orders.exceptions import OrderNotFound
-from orders.models import CardDelivery, DeliveryStatus, Order
+from orders.models import CardDelivery, DeliveryStatus, Order, OrderStatus
 
 
 def lock_order(*, order_id: int) -> Order:
@@ -19,6 +21,25 @@ def lock_order(*, order_id: int) -> Order:
     if order is None:
         raise OrderNotFound("No order with that id.")
     return order
+
+
+def lock_abandoned_order(
+    *, order_id: int, cutoff: datetime, provider: str, provider_reference: str
+) -> Order | None:
+    """The order, locked, if it is still pending since before ``cutoff`` on the checkout
+    given; None if it changed, or if another transaction holds it (skipped, not waited
+    for)."""
+    return (
+        Order.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(
+            pk=order_id,
+            status=OrderStatus.PENDING,
+            created_at__lt=cutoff,
+            provider=provider,
+            provider_reference=provider_reference,
+        )
+        .first()
+    )
 
 
 def due_deliveries_to_claim(*, delivery_id: int) -> QuerySet[CardDelivery]:

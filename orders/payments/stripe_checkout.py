@@ -1,7 +1,12 @@
 """Stripe Checkout: the buyer pays on Stripe's page; its webhook tells us the outcome.
 
 The session is created (or an open one reused) under the order's row lock, so two
-clicks on "Pay" never open two payable sessions for one order.
+clicks on "Pay" never open two payable sessions for one order. That lock is held across
+the call to Stripe on purpose: made outside it, two clicks could each create a session,
+and closing the extra one would be another call that can fail, leaving two sessions the
+buyer can pay. Whoever waits is brief and bounded: the sweep of abandoned checkouts skips
+a locked order rather than wait, and a payment confirmation waits at most for that
+checkout's calls to Stripe.
 """
 
 from __future__ import annotations

@@ -186,7 +186,7 @@ def test_a_receipt_that_cannot_be_sent_does_not_hold_back_the_cards(
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("mail system down")
 
-    monkeypatch.setattr("orders.services._send_receipt", broken)
+    monkeypatch.setattr("orders.services.fulfilment._send_receipt", broken)
 
     with django_capture_on_commit_callbacks(execute=True):
         order = paid(make_order(LineRequest(product, 2500)))
