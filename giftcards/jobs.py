@@ -17,7 +17,6 @@ from django.utils import timezone
 from core.errors import ApplicationError
 from giftcards import services
 from giftcards.models import CardStatus, GiftCard
-from merchants import idempotency
 from merchants.models import Merchant
 
 logger = structlog.get_logger(__name__)
@@ -62,20 +61,7 @@ def expire_due_cards(*, now: datetime | None = None, batch_size: int = 500) -> i
     return expired
 
 
-def purge_idempotency_records(*, now: datetime | None = None) -> int:
-    """Delete stored API responses older than the idempotency retention (48 hours)."""
-    deleted = idempotency.purge_expired(now=now)
-    logger.info("idempotency_records_purged", count=deleted)
-    return deleted
-
-
 @shared_task(name="giftcards.jobs.expire_gift_cards")
 def expire_gift_cards() -> int:
     """Beat: daily at 02:00 UTC ("expire-gift-cards")."""
     return expire_due_cards()
-
-
-@shared_task(name="giftcards.jobs.purge_idempotency_records")
-def purge_idempotency_records_task() -> int:
-    """Beat: daily at 03:00 UTC ("purge-idempotency-records")."""
-    return purge_idempotency_records()

@@ -444,7 +444,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Stored API responses are replayed for 48 hours (merchants.idempotency.RETENTION).
     "purge-idempotency-records": {
-        "task": "giftcards.jobs.purge_idempotency_records",
+        "task": "merchants.purge_idempotency_records",
         "schedule": crontab(hour=3, minute=0),
         "options": {"expires": 60 * 60},
     },
