@@ -12,8 +12,9 @@ from django_celery_beat.schedulers import DatabaseScheduler
 
 from config.celery import app
 from giftcards import services
-from giftcards.jobs import expire_due_cards, expire_gift_cards
+from giftcards.jobs import expire_due_cards
 from giftcards.models import CardStatus, GiftCard, Transaction, TransactionKind
+from giftcards.tasks import expire_gift_cards
 from merchants.models import Merchant
 
 pytestmark = pytest.mark.django_db
@@ -139,11 +140,11 @@ def test_the_expiry_task_runs_the_job(merchant: Merchant) -> None:
 @pytest.mark.django_db(transaction=True)
 def test_beat_schedule_entry_is_synced_into_the_database_scheduler() -> None:
     # The scheduler closes stale connections as beat does, hence a transactional test.
-    assert "giftcards.jobs.expire_gift_cards" in app.tasks
+    assert "giftcards.expire_gift_cards" in app.tasks
     DatabaseScheduler(app=app)
 
     expiry = PeriodicTask.objects.get(name="expire-gift-cards")
-    assert expiry.task == "giftcards.jobs.expire_gift_cards"
+    assert expiry.task == "giftcards.expire_gift_cards"
     assert expiry.enabled
     assert expiry.crontab is not None
     assert (expiry.crontab.minute, expiry.crontab.hour) == ("0", "2")
