@@ -58,7 +58,7 @@ pytest: install-dev
 ## needs PostgreSQL on 127.0.0.1:5432, Redis and wrk; see docs/performance.md).
 ## Options: make bench BENCH_ARGS="--duration 10 --no-profile"
 bench: install
-	$(PY) -m bench.run $(BENCH_ARGS)
+	$(PY) -m tools.bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) staticfiles .coverage htmlcov .mypy_cache .ruff_cache

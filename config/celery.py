@@ -15,6 +15,5 @@ app = Celery("config")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 # Carries the request id of the request that queued a task into the task's log lines.
 app.steps["worker"].add(DjangoStructLogInitStep)
+# Every app's tasks are in its ``tasks.py``, named ``<app>.<verb>_<noun>``.
 app.autodiscover_tasks()
-# Periodic jobs live in ``<app>/jobs.py`` next to the services they call.
-app.autodiscover_tasks(related_name="jobs")

@@ -1,4 +1,5 @@
-"""Periodic gift card jobs (OP-1) and the Celery tasks beat runs them through.
+"""Periodic gift card jobs (OP-1); ``giftcards.tasks`` holds the Celery tasks beat runs
+them through.
 
 The job functions do the work and are called directly by tests and commands; the tasks
 only wrap them. Every job is chunked and idempotent: running it twice, or two workers
@@ -11,13 +12,11 @@ from __future__ import annotations
 from datetime import datetime
 
 import structlog
-from celery import shared_task
 from django.utils import timezone
 
 from core.errors import ApplicationError
 from giftcards import services
 from giftcards.models import CardStatus, GiftCard
-from merchants import idempotency
 from merchants.models import Merchant
 
 logger = structlog.get_logger(__name__)
@@ -60,22 +59,3 @@ def expire_due_cards(*, now: datetime | None = None, batch_size: int = 500) -> i
                 expired += 1
     logger.info("gift_cards_expired", count=expired)
     return expired
-
-
-def purge_idempotency_records(*, now: datetime | None = None) -> int:
-    """Delete stored API responses older than the idempotency retention (48 hours)."""
-    deleted = idempotency.purge_expired(now=now)
-    logger.info("idempotency_records_purged", count=deleted)
-    return deleted
-
-
-@shared_task(name="giftcards.jobs.expire_gift_cards")
-def expire_gift_cards() -> int:
-    """Beat: daily at 02:00 UTC ("expire-gift-cards")."""
-    return expire_due_cards()
-
-
-@shared_task(name="giftcards.jobs.purge_idempotency_records")
-def purge_idempotency_records_task() -> int:
-    """Beat: daily at 03:00 UTC ("purge-idempotency-records")."""
-    return purge_idempotency_records()

@@ -37,7 +37,7 @@ def send_due_deliveries() -> int:
     return sent
 
 
-@shared_task(name="orders.expire_abandoned", acks_late=True)
+@shared_task(name="orders.expire_abandoned_orders", acks_late=True)
 def expire_abandoned() -> int:
     """Cancel the pending orders nobody paid within ``ORDER_PENDING_TTL_HOURS`` (a repeat,
     or two workers at once, cancel each order once)."""
@@ -52,3 +52,12 @@ def _send_one(delivery_id: int) -> CardDelivery | None:
     except Exception:
         logger.exception("card_delivery_error", delivery_id=delivery_id)
         return None
+
+
+# --- Old names, kept for one release (see core.tasks) --------------------------------
+
+
+@shared_task(name="orders.expire_abandoned", acks_late=True)
+def expire_abandoned_old_name() -> int:
+    """Alias of ``orders.expire_abandoned_orders`` for messages queued before the rename."""
+    return expire_abandoned()

@@ -432,19 +432,19 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Periodic jobs are declared here, in code; the database scheduler picks them up.
 CELERY_BEAT_SCHEDULE = {
     "clear-expired-sessions": {
-        "task": "core.tasks.clear_expired_sessions",
+        "task": "core.clear_expired_sessions",
         "schedule": timedelta(hours=24),
         "options": {"expires": 60 * 60},
     },
     # GC-8 / OP-1: breakage is booked as an ``expire`` ledger entry; the job is idempotent.
     "expire-gift-cards": {
-        "task": "giftcards.jobs.expire_gift_cards",
+        "task": "giftcards.expire_gift_cards",
         "schedule": crontab(hour=2, minute=0),
         "options": {"expires": 60 * 60},
     },
     # Stored API responses are replayed for 48 hours (merchants.idempotency.RETENTION).
     "purge-idempotency-records": {
-        "task": "giftcards.jobs.purge_idempotency_records",
+        "task": "merchants.purge_idempotency_records",
         "schedule": crontab(hour=3, minute=0),
         "options": {"expires": 60 * 60},
     },
@@ -463,7 +463,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     # OP-1 token/OTP cleanup: pending one-time codes past their expiry are marked expired.
     "expire-one-time-codes": {
-        "task": "otp.expire_pending",
+        "task": "otp.expire_pending_codes",
         "schedule": crontab(hour=3, minute=0),
         "options": {"expires": 60 * 60},
     },
@@ -497,7 +497,7 @@ CELERY_BEAT_SCHEDULE["send-due-card-deliveries"] = {
     "options": {"expires": max(1, CARD_DELIVERY_CHECK_SECONDS - 5)},
 }
 CELERY_BEAT_SCHEDULE["expire-abandoned-orders"] = {
-    "task": "orders.expire_abandoned",
+    "task": "orders.expire_abandoned_orders",
     "schedule": timedelta(hours=1),
     "options": {"expires": 55 * 60},
 }

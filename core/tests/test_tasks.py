@@ -40,10 +40,10 @@ def test_clear_expired_sessions_deletes_only_expired_ones() -> None:
 @pytest.mark.django_db(transaction=True)
 def test_beat_schedule_is_synced_into_the_database_scheduler() -> None:
     # The scheduler closes stale connections as beat does, hence a transactional test.
-    assert "core.tasks.clear_expired_sessions" in app.tasks
+    assert "core.clear_expired_sessions" in app.tasks
     DatabaseScheduler(app=app)
     task = PeriodicTask.objects.get(name="clear-expired-sessions")
-    assert task.task == "core.tasks.clear_expired_sessions"
+    assert task.task == "core.clear_expired_sessions"
     assert task.enabled
     assert task.interval is not None
     assert (

@@ -1,5 +1,4 @@
-"""Periodic jobs (GC-8, OP-1): card expiry with breakage, the idempotency purge, and
-their beat schedule."""
+"""Periodic jobs (GC-8, OP-1): card expiry with breakage, and its beat schedule."""
 
 from __future__ import annotations
 
@@ -13,14 +12,10 @@ from django_celery_beat.schedulers import DatabaseScheduler
 
 from config.celery import app
 from giftcards import services
-from giftcards.jobs import (
-    expire_due_cards,
-    expire_gift_cards,
-    purge_idempotency_records,
-    purge_idempotency_records_task,
-)
+from giftcards.jobs import expire_due_cards
 from giftcards.models import CardStatus, GiftCard, Transaction, TransactionKind
-from merchants.models import IdempotencyRecord, Merchant
+from giftcards.tasks import expire_gift_cards
+from merchants.models import Merchant
 
 pytestmark = pytest.mark.django_db
 
@@ -142,46 +137,16 @@ def test_the_expiry_task_runs_the_job(merchant: Merchant) -> None:
         assert expire_gift_cards.delay().get() == 0
 
 
-def test_idempotency_records_older_than_48_hours_are_purged(merchant: Merchant) -> None:
-    def record(key: str, age: timedelta) -> None:
-        IdempotencyRecord.objects.create(
-            merchant=merchant,
-            key=key,
-            fingerprint="f" * 64,
-            method="POST",
-            path="/api/v1/gift-cards/",
-            response_status=201,
-            response_body={},
-            created_at=START - age,
-        )
-
-    record("old", timedelta(hours=49))
-    record("recent", timedelta(hours=47))
-
-    with time_machine.travel(START, tick=False):
-        assert purge_idempotency_records_task.delay().get() == 1
-        assert purge_idempotency_records() == 0
-
-    assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["recent"]
-
-
 @pytest.mark.django_db(transaction=True)
-def test_beat_schedule_entries_are_synced_into_the_database_scheduler() -> None:
+def test_beat_schedule_entry_is_synced_into_the_database_scheduler() -> None:
     # The scheduler closes stale connections as beat does, hence a transactional test.
-    assert "giftcards.jobs.expire_gift_cards" in app.tasks
-    assert "giftcards.jobs.purge_idempotency_records" in app.tasks
+    assert "giftcards.expire_gift_cards" in app.tasks
     DatabaseScheduler(app=app)
 
     expiry = PeriodicTask.objects.get(name="expire-gift-cards")
-    assert expiry.task == "giftcards.jobs.expire_gift_cards"
+    assert expiry.task == "giftcards.expire_gift_cards"
     assert expiry.enabled
     assert expiry.crontab is not None
     assert (expiry.crontab.minute, expiry.crontab.hour) == ("0", "2")
     assert (expiry.crontab.day_of_week, expiry.crontab.day_of_month) == ("*", "*")
     assert str(expiry.crontab.timezone) == "UTC"
-
-    purge = PeriodicTask.objects.get(name="purge-idempotency-records")
-    assert purge.task == "giftcards.jobs.purge_idempotency_records"
-    assert purge.enabled
-    assert purge.crontab is not None
-    assert (purge.crontab.minute, purge.crontab.hour) == ("0", "3")

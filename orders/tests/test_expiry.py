@@ -170,7 +170,7 @@ def test_the_task_runs_every_hour(settings: Any) -> None:
     [entry] = [
         entry
         for entry in settings.CELERY_BEAT_SCHEDULE.values()
-        if entry["task"] == "orders.expire_abandoned"
+        if entry["task"] == "orders.expire_abandoned_orders"
     ]
     assert entry["schedule"] == timedelta(hours=1)
 

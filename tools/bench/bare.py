@@ -1,4 +1,4 @@
-"""A bare Django project in one module, for reference: ``gunicorn bench.bare:application``.
+"""A bare Django project in one module, for reference: ``gunicorn tools.bench.bare:application``.
 
 The middleware of ``django-admin startproject`` and one JSON view, no database, none of
 the app's own middleware. Its throughput on this machine says how much of the app's

@@ -5,23 +5,23 @@ Steps, all from a clean slate:
 1. drop and recreate the dedicated database (``giftwell_bench``; the name must contain
    "bench"), migrate it, clear this benchmark's keys in Redis;
 2. create a merchant, an API key and the cards through the services
-   (``bench.django_tasks prepare``), writing ids and codes to a file for wrk; then
+   (``tools.bench.django_tasks prepare``), writing ids and codes to a file for wrk; then
    VACUUM ANALYZE, CHECKPOINT and wait for an idle machine;
 3. start ``gunicorn config.wsgi`` with 4 sync workers and production settings
    (DEBUG off, Redis cache, LOG_LEVEL=WARNING, SECURE_SSL_REDIRECT=false with
    ``X-Forwarded-Proto: https`` sent by wrk as a TLS proxy would);
-4. run wrk (``bench/bench.lua``) for each scenario, in interleaved rounds, recording the
+4. run wrk (``tools/bench/bench.lua``) for each scenario, in interleaved rounds, recording the
    CPU each request costs (from /proc) and how idle and how fast the machine was before
    each run: the plain /healthz view (the ceiling), DRF reads, redemptions by id on
    distinct cards and on one hot card, by code; and, for reference, /healthz of a bare
-   Django project (``bench/bare.py``) on the same gunicorn;
+   Django project (``tools/bench/bare.py``) on the same gunicorn;
 5. stop gunicorn, check the ledger (``verify_ledger`` and the benchmark's own sums),
-   profile in-process (``bench.django_tasks profile``);
+   profile in-process (``tools.bench.django_tasks profile``);
 6. print a markdown report and refresh the results section of docs/performance.md.
 
-    python -m bench.run [--duration 10] [--rounds 3] [--connections 16] [--cards 20000]
-    python -m bench.run --git-ref HEAD --docs-block baseline   # a committed revision
-    python -m bench.run --render-only /tmp/giftwell-bench      # re-render the last run
+    python -m tools.bench.run [--duration 10] [--rounds 3] [--connections 16] [--cards 20000]
+    python -m tools.bench.run --git-ref HEAD --docs-block baseline   # a committed revision
+    python -m tools.bench.run --render-only /tmp/giftwell-bench      # re-render the last run
 """
 
 from __future__ import annotations
@@ -52,8 +52,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-LUA = ROOT / "bench" / "bench.lua"
+ROOT = Path(__file__).resolve().parents[2]
+LUA = Path(__file__).resolve().parent / "bench.lua"
 DOCS = ROOT / "docs" / "performance.md"
 MUST_RATIO = 0.11
 AIM_RATIO = 0.25
@@ -743,11 +743,14 @@ def export_revision(ref: str, work: Path) -> Path:
 
 
 def source_hashes(app_root: Path) -> dict[str, str]:
-    """SHA-256 of each of the app's Python sources (bench/ and tests left out)."""
+    """SHA-256 of each of the app's Python sources (tools/, bench/ and tests left out)."""
     hashes: dict[str, str] = {}
     for path in sorted(app_root.rglob("*.py")):
         relative = path.relative_to(app_root)
-        if relative.parts[0] in {"bench", ".venv", "node_modules"} or "tests" in relative.parts:
+        if (
+            relative.parts[0] in {"tools", "bench", ".venv", "node_modules"}
+            or "tests" in relative.parts
+        ):
             continue
         with contextlib.suppress(OSError):
             hashes[str(relative)] = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -799,7 +802,9 @@ def _say_result(result: WrkResult) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.bench.run", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--duration", type=int, default=10, help="seconds per run")
     parser.add_argument(
         "--rounds", type=int, default=3, help="runs of each scenario, interleaved (median kept)"
@@ -878,7 +883,16 @@ def main(argv: list[str] | None = None) -> int:
     _run([python, "manage.py", "migrate", "--noinput", "-v0"], env=env, cwd=app_root)
     say(f"== creating {args.cards:,} cards through giftcard_issue ...")
     _run(
-        [python, "-m", "bench.django_tasks", "prepare", "--out", work, "--cards", str(args.cards)],
+        [
+            python,
+            "-m",
+            "tools.bench.django_tasks",
+            "prepare",
+            "--out",
+            work,
+            "--cards",
+            str(args.cards),
+        ],
         env=env,
         cwd=app_root,
     )
@@ -945,7 +959,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_bare:
         bare_env = {k: v for k, v in env.items() if k != "DJANGO_SETTINGS_MODULE"}
         bare_port = free_port()
-        app = "bench.bare:application"
+        app = "tools.bench.bare:application"
         bare_log = work / "gunicorn-bare.log"
         with serving(bare_env, bare_port, args.workers, bare_log, app_root, app) as bare:
             wrk = functools.partial(measure, server_pid=bare.pid, port=bare_port)
@@ -979,7 +993,7 @@ def main(argv: list[str] | None = None) -> int:
         [
             python,
             "-m",
-            "bench.django_tasks",
+            "tools.bench.django_tasks",
             "check",
             "--out",
             work,
@@ -1013,7 +1027,7 @@ def main(argv: list[str] | None = None) -> int:
             [
                 python,
                 "-m",
-                "bench.django_tasks",
+                "tools.bench.django_tasks",
                 "profile",
                 "--out",
                 work,

@@ -1,11 +1,11 @@
 """The benchmark's steps that run inside Django: prepare data, check the ledger, profile.
 
-``bench/run.py`` calls this module with the benchmark's environment (production
+``tools/bench/run.py`` calls this module with the benchmark's environment (production
 settings, the dedicated database); it is not meant to be run against a real database.
 
-    python -m bench.django_tasks prepare --out DIR --cards 20000
-    python -m bench.django_tasks check --out DIR [--min-redeems N --max-redeems M]
-    python -m bench.django_tasks profile --out DIR --requests 2000
+    python -m tools.bench.django_tasks prepare --out DIR --cards 20000
+    python -m tools.bench.django_tasks check --out DIR [--min-redeems N --max-redeems M]
+    python -m tools.bench.django_tasks profile --out DIR --requests 2000
 
 Each step writes ``DIR/<step>.json`` for run.py to read.
 """
@@ -34,9 +34,11 @@ HOST = "127.0.0.1"
 
 def _setup() -> None:
     if not os.environ.get("DJANGO_SETTINGS_MODULE", "").endswith("production"):
-        raise SystemExit("bench.django_tasks runs under config.settings.production (bench/run.py).")
+        raise SystemExit(
+            "tools.bench.django_tasks runs under config.settings.production (tools/bench/run.py)."
+        )
     if "bench" not in os.environ.get("DATABASE_URL", ""):
-        raise SystemExit("bench.django_tasks refuses a DATABASE_URL without 'bench' in it.")
+        raise SystemExit("tools.bench.django_tasks refuses a DATABASE_URL without 'bench' in it.")
     django.setup()
 
 
@@ -473,7 +475,7 @@ def profile(out: Path, requests: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.django_tasks")
+    parser = argparse.ArgumentParser(prog="python -m tools.bench.django_tasks")
     sub = parser.add_subparsers(dest="step", required=True)
     for name in ("prepare", "check", "profile"):
         step = sub.add_parser(name)

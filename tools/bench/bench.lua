@@ -1,6 +1,6 @@
--- wrk script for bench/run.py: one script, every scenario.
+-- wrk script for tools/bench/run.py: one script, every scenario.
 --
---   wrk -t2 -c16 -d30s --latency -s bench/bench.lua http://127.0.0.1:PORT \
+--   wrk -t2 -c16 -d30s --latency -s tools/bench/bench.lua http://127.0.0.1:PORT \
 --       -- MODE CARDS_FILE KEY_FILE RUN_ID THREADS [OFFSET]
 --
 -- MODE is one of
@@ -15,8 +15,8 @@
 -- Every POST carries its own Idempotency-Key (RUN_ID, thread, counter); RUN_ID is new
 -- for every wrk run, so no request is a replay (replays are counted and reported).
 -- Thread N of T walks cards OFFSET+N, OFFSET+N+T, ... so threads never share a card
--- (bench/run.py moves OFFSET on each round, so rounds do not reuse cards either).
--- done() prints one line "BENCH_JSON {...}" that bench/run.py parses.
+-- (tools/bench/run.py moves OFFSET on each round, so rounds do not reuse cards either).
+-- done() prints one line "BENCH_JSON {...}" that tools/bench/run.py parses.
 
 local threads = {}
 local thread_count = 0

@@ -1,4 +1,0 @@
-"""Load benchmark of the redemption API: ``make bench`` runs ``python -m bench.run``.
-
-See docs/performance.md for the method, the figures and what to do about them.
-"""
