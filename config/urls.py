@@ -16,6 +16,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("s/", include("storefront.urls")),
     path("accounts/", include("allauth.urls")),
     path("account/", include("accounts.urls")),
+    path("account/", include("wallet.urls")),
     path("m/", include("merchants.urls")),
     path("invitations/", include("merchants.invitation_urls")),
     path("m/<slug:merchant_slug>/", include("giftcards.urls")),

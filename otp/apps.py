@@ -7,3 +7,10 @@ class OtpConfig(AppConfig):
     name = "otp"
     label = "otp_codes"
     verbose_name = "One-time codes"
+
+    def ready(self) -> None:
+        from communications.analytics import register_otp_usage
+        from otp import selectors
+
+        # Looked up on each call, so the figures always come from the module's reader.
+        register_otp_usage(lambda *, since: selectors.otp_usage(since=since))
