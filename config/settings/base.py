@@ -100,6 +100,7 @@ LOCAL_APPS = [
     "orders",
     "storefront",
     "wallet",
+    "demo",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
@@ -211,7 +212,7 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.ScryptPasswordHasher",
 ]
 LOGIN_URL = "account_login"
-LOGIN_REDIRECT_URL = "core:after-login"
+LOGIN_REDIRECT_URL = "after-login"
 LOGOUT_REDIRECT_URL = "core:home"
 
 ACCOUNT_LOGIN_METHODS = {"email"}
