@@ -127,7 +127,7 @@ class AccountAdapter(DefaultAccountAdapter):
         return ip
 
     def get_login_redirect_url(self, request: HttpRequest) -> str:
-        return reverse("core:after-login")
+        return reverse("after-login")
 
     def add_message(
         self,

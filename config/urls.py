@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
 
 from core.api_docs import ApiDocsView
+from merchants.views import after_login
 
 admin.site.site_header = f"{settings.PLATFORM_NAME} administration"
 admin.site.site_title = f"{settings.PLATFORM_NAME} admin"
@@ -12,6 +13,8 @@ admin.site.index_title = "Platform administration"
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("core.urls")),
+    # Where signing in lands: each role's own start page.
+    path("start/", after_login, name="after-login"),
     path("", include("storefront.seo_urls")),
     path("s/", include("storefront.urls")),
     path("accounts/", include("allauth.urls")),

@@ -6,3 +6,9 @@ class GiftcardsConfig(AppConfig):
 
     name = "giftcards"
     verbose_name = "Gift cards"
+
+    def ready(self) -> None:
+        from giftcards import dashboard
+        from merchants.dashboard import dashboard_panels
+
+        dashboard_panels.register(dashboard.PANEL)

@@ -9,4 +9,15 @@ class WalletConfig(AppConfig):
     verbose_name = "Customer wallets"
 
     def ready(self) -> None:
+        from accounts.sections import account_sections
+        from core.panels import Panel
         from wallet import receivers  # noqa: F401  (connects the signal receivers)
+
+        account_sections.register(
+            Panel(
+                name="wallet",
+                template="wallet/_account_section.html",
+                context=lambda **page: {},
+                order=10,
+            )
+        )
