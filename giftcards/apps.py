@@ -8,7 +8,8 @@ class GiftcardsConfig(AppConfig):
     verbose_name = "Gift cards"
 
     def ready(self) -> None:
-        from giftcards import dashboard
+        from giftcards import dashboard, messages
         from merchants.dashboard import dashboard_panels
 
+        messages.register()
         dashboard_panels.register(dashboard.PANEL)

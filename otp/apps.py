@@ -10,7 +10,8 @@ class OtpConfig(AppConfig):
 
     def ready(self) -> None:
         from communications.analytics import register_otp_usage
-        from otp import selectors
+        from otp import messages, selectors
 
+        messages.register()
         # Looked up on each call, so the figures always come from the module's reader.
         register_otp_usage(lambda *, since: selectors.otp_usage(since=since))
