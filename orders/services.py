@@ -64,6 +64,7 @@ from orders.exceptions import (
     ResendRateLimited,
     ResendRefused,
 )
+from orders.hooks import order_fulfilled
 from orders.locks import due_deliveries_to_claim, lock_delivery, lock_order
 from orders.models import (
     MAX_MESSAGE_LENGTH,
@@ -522,6 +523,7 @@ def order_fulfil(*, order_id: int) -> Order:
                 issued += 1
         CardDelivery.objects.bulk_create(deliveries)
         _move(order, OrderStatus.FULFILLED, now, fulfilled_at=now, failed_reason="")
+        order_fulfilled(order)
         # Robust: a receipt that cannot be sent never holds back the cards' delivery.
         transaction.on_commit(lambda: _send_receipt(order.pk), robust=True)
         logger.info("order_cards_issued", order=order.public_id, cards=issued)

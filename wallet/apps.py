@@ -11,8 +11,10 @@ class WalletConfig(AppConfig):
     def ready(self) -> None:
         from accounts.sections import account_sections
         from core.panels import Panel
-        from wallet import receivers  # noqa: F401  (connects the signal receivers)
+        from orders.hooks import on_order_fulfilled
+        from wallet import receivers  # connects allauth's signal receivers
 
+        on_order_fulfilled("wallet", receivers.add_bought)
         account_sections.register(
             Panel(
                 name="wallet",
