@@ -37,12 +37,14 @@ run: migrate
 test: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/mypy .
 	$(VENV)/bin/pytest --cov --cov-report=term $(PYTEST_ARGS)
 
 lint: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 
 format: install-dev
 	$(VENV)/bin/ruff check --fix .
@@ -61,4 +63,4 @@ bench: install
 	$(PY) -m tools.bench.run $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) staticfiles .coverage htmlcov .mypy_cache .ruff_cache
+	rm -rf $(VENV) staticfiles .coverage htmlcov .mypy_cache .ruff_cache .import_linter_cache

@@ -1,4 +1,4 @@
-from django.urls import include, path
+from django.urls import path
 
 from accounts import views
 
@@ -6,5 +6,4 @@ app_name = "accounts"
 
 urlpatterns = [
     path("", views.account_home, name="home"),
-    path("", include("wallet.urls")),
 ]

@@ -6,10 +6,11 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from merchants.selectors import memberships_for_user
+from accounts.sections import account_sections
 
 
 @login_required
 def account_home(request: HttpRequest) -> HttpResponse:
-    memberships = memberships_for_user(user=request.user)  # type: ignore[arg-type]
-    return render(request, "accounts/home.html", {"memberships": memberships})
+    """The profile, then what the apps above registered (cards and orders, workplaces)."""
+    sections = account_sections.render(user=request.user)
+    return render(request, "accounts/home.html", {"sections": sections})

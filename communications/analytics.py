@@ -17,12 +17,10 @@ Delivery rate is delivered / sent; failure rate is failed / (sent + failed not s
 
 from __future__ import annotations
 
-import importlib
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any
 
 from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
@@ -245,14 +243,23 @@ def failed_deliveries(
     )
 
 
+# Reads one-time code figures since a moment: ``issued``, ``verified``, ``failed``,
+# ``expired``. Filled in by the ``otp`` app at start-up (``OtpConfig.ready``), so this app
+# never imports it; without it the page leaves the table out.
+OtpUsageReader = Callable[..., dict[str, int]]
+_otp_usage_reader: OtpUsageReader | None = None
+
+
+def register_otp_usage(reader: OtpUsageReader) -> None:
+    """Called by the app that issues one-time codes: where the page reads their figures."""
+    global _otp_usage_reader
+    _otp_usage_reader = reader
+
+
 def otp_usage(*, period: Period) -> OtpUsage | None:
-    """Issued / verified / failed / expired one-time codes (OT-3), or ``None`` while the
-    ``otp`` app does not report them. The only place that knows where they come from."""
-    try:
-        otp_selectors = importlib.import_module("otp.selectors")
-    except ImportError:
-        return None
-    reader: Any = getattr(otp_selectors, "otp_usage", None)
+    """Issued / verified / failed / expired one-time codes (OT-3), or ``None`` while no
+    app reports them (see ``register_otp_usage``)."""
+    reader = _otp_usage_reader
     if reader is None:
         return None
     figures = reader(since=period.since)

@@ -10,7 +10,8 @@ from django.core.mail import EmailMessage
 from django.core.mail.backends.base import BaseEmailBackend
 from markupsafe import Markup
 
-from communications.models import Channel, Event, MessageStatus
+from communications.events import SYSTEM_EMAIL
+from communications.models import Channel, MessageStatus
 
 
 class GatewayEmailBackend(BaseEmailBackend):
@@ -28,7 +29,7 @@ class GatewayEmailBackend(BaseEmailBackend):
                     html = Markup(str(content))  # noqa: S704 - the sender's finished HTML
             for address in message.recipients():
                 logs = send(
-                    Event.SYSTEM_EMAIL,
+                    SYSTEM_EMAIL,
                     Recipient(email=address),
                     {"subject": message.subject, "body": message.body, "html": html},
                     channels=[Channel.EMAIL],

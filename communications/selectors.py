@@ -16,19 +16,17 @@ from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Count, Field, Q, QuerySet
 
-from communications.defaults import DEFAULTS, install_defaults
+from communications.defaults import install_defaults, shipped_defaults
+from communications.events import OTP_CODE
 from communications.models import (
     Channel,
     CommunicationLog,
     CommunicationSettings,
     CommunicationSettingsChange,
     CommunicationTemplate,
-    Event,
     MessageStatus,
     TemplateVersion,
 )
-
-SHIPPED = frozenset((spec["event"], spec["channel"]) for spec in DEFAULTS)
 
 
 def communication_settings() -> CommunicationSettings:
@@ -96,8 +94,8 @@ def queued_messages() -> dict[str, QueuedNow]:
         .annotate(
             ready=Count("pk", filter=Q(deferred_until__isnull=True)),
             held=Count("pk", filter=Q(deferred_until__isnull=False)),
-            otp_ready=Count("pk", filter=Q(event=Event.OTP_CODE, deferred_until__isnull=True)),
-            otp_held=Count("pk", filter=Q(event=Event.OTP_CODE, deferred_until__isnull=False)),
+            otp_ready=Count("pk", filter=Q(event=OTP_CODE, deferred_until__isnull=True)),
+            otp_held=Count("pk", filter=Q(event=OTP_CODE, deferred_until__isnull=False)),
         )
     )
     found = {channel: QueuedNow() for channel in Channel.values}
@@ -110,6 +108,10 @@ def queued_messages() -> dict[str, QueuedNow]:
     return found
 
 
+def _is_shipped(event: str, channel: str) -> bool:
+    return any((s["event"], s["channel"]) == (event, channel) for s in shipped_defaults())
+
+
 def template_for(*, event: str, channel: str) -> CommunicationTemplate | None:
     """The template of an event on a channel. A shipped default that is missing (a new
     event, or a database emptied by hand) is installed on first use."""
@@ -118,7 +120,7 @@ def template_for(*, event: str, channel: str) -> CommunicationTemplate | None:
         .filter(event=event, channel=channel)
         .first()
     )
-    if found is None and (event, channel) in SHIPPED:
+    if found is None and _is_shipped(event, channel):
         install_defaults(CommunicationTemplate, TemplateVersion)
         return template_for(event=event, channel=channel)
     return found

@@ -48,6 +48,7 @@ from communications.backends import (
     TransientError,
     backend_for,
 )
+from communications.events import OTP_CODE, TEST_MESSAGE
 from communications.locks import (
     lock_abandoned_claims,
     lock_deferred_messages,
@@ -60,7 +61,6 @@ from communications.models import (
     CommunicationSettings,
     CommunicationSettingsChange,
     CommunicationTemplate,
-    Event,
     MessageStatus,
 )
 from communications.rendering import TemplateProblem
@@ -76,7 +76,7 @@ from merchants.models import Merchant
 logger = structlog.get_logger(__name__)
 
 DEFAULT_CHANNELS: dict[str, tuple[str, ...]] = {
-    Event.OTP_CODE: (Channel.SMS,),
+    OTP_CODE: (Channel.SMS,),
 }
 
 # Hand a message to its provider at most this many times (a first try and five retries);
@@ -424,7 +424,7 @@ def deliver(log_id: int, *, final_attempt: bool, retry_in: int = 0) -> str:
         if not waiting.update(status=MessageStatus.SUPPRESSED, reason=stopped, payload=""):
             return "skipped"
         logger.info("message_suppressed_at_delivery", log_id=log_id, channel=found["channel"])
-        if found["event"] != Event.OTP_CODE or conf.otp_enabled:
+        if found["event"] != OTP_CODE or conf.otp_enabled:
             _resend_by_fallback(conf, log_id, found, stopped)
         return "suppressed"
     now = timezone.now()
@@ -480,7 +480,7 @@ def deliver(log_id: int, *, final_attempt: bool, retry_in: int = 0) -> str:
 
 def _switched_off_since(conf: CommunicationSettings, channel: str, event: str) -> str:
     """Why a queued message must not go now, or ``""``."""
-    if event == Event.OTP_CODE and not conf.otp_enabled:
+    if event == OTP_CODE and not conf.otp_enabled:
         return "one-time codes were switched off after it was queued"
     if conf.is_enabled(channel):
         return ""
@@ -771,7 +771,7 @@ def send_test_message(
     already have happened, and the row says how it went."""
     now = timezone.localtime()
     [log] = send(
-        Event.TEST_MESSAGE,
+        TEST_MESSAGE,
         recipient,
         {"channel": channel, "sent_at": f"{now.day} {now:%b %Y %H:%M %Z}"},
         channels=[channel],

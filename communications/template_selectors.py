@@ -17,7 +17,7 @@ import structlog
 from django.db.models import QuerySet
 from django.db.models.functions import Left
 
-from communications.defaults import DEFAULTS
+from communications.defaults import shipped_defaults
 from communications.models import CommunicationTemplate, TemplateActivation, TemplateVersion
 from communications.rendering import LIMITS, Rendered, TemplateProblem, render
 
@@ -77,7 +77,7 @@ def shipped_text(template: CommunicationTemplate) -> dict[str, Any] | None:
     return next(
         (
             spec
-            for spec in DEFAULTS
+            for spec in shipped_defaults()
             if (spec["event"], spec["channel"]) == (template.event, template.channel)
         ),
         None,

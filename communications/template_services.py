@@ -25,12 +25,12 @@ from django.db import transaction
 from django.db.models import Max
 
 from accounts.models import User
+from communications.events import TEST_MESSAGE
 from communications.models import (
     ActivationKind,
     Channel,
     CommunicationLog,
     CommunicationTemplate,
-    Event,
     TemplateActivation,
     TemplateVersion,
 )
@@ -222,7 +222,7 @@ def template_test_send(
         note=f"test of the text being edited for {template}",
     )
     [log] = send(
-        Event.TEST_MESSAGE,
+        TEST_MESSAGE,
         recipient,
         sample_context(template),
         channels=[template.channel],

@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
 
 from core.api_docs import ApiDocsView
+from merchants.views import after_login
 
 admin.site.site_header = f"{settings.PLATFORM_NAME} administration"
 admin.site.site_title = f"{settings.PLATFORM_NAME} admin"
@@ -12,10 +13,13 @@ admin.site.index_title = "Platform administration"
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("core.urls")),
+    # Where signing in lands: each role's own start page.
+    path("start/", after_login, name="after-login"),
     path("", include("storefront.seo_urls")),
     path("s/", include("storefront.urls")),
     path("accounts/", include("allauth.urls")),
     path("account/", include("accounts.urls")),
+    path("account/", include("wallet.urls")),
     path("m/", include("merchants.urls")),
     path("invitations/", include("merchants.invitation_urls")),
     path("m/<slug:merchant_slug>/", include("giftcards.urls")),

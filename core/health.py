@@ -48,9 +48,10 @@ def check_cache() -> str:
 def check_broker() -> str:
     if settings.CELERY_TASK_ALWAYS_EAGER:
         return "eager (tasks run in-process)"
-    from config.celery import app
+    # The project's Celery app (config.celery), the current one once settings load.
+    from celery import current_app
 
-    with app.connection_for_write() as conn:
+    with current_app.connection_for_write() as conn:
         conn.ensure_connection(max_retries=1, timeout=2)
         return f"{conn.transport_cls}"
 

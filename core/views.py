@@ -1,4 +1,4 @@
-"""Site-wide pages: home, health and readiness, the post-login router, error pages."""
+"""Site-wide pages: home, health and readiness, error pages."""
 
 from __future__ import annotations
 
@@ -6,12 +6,10 @@ import sys
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.template import loader
 from django.templatetags.static import static
-from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -23,26 +21,6 @@ from core.health import readiness
 
 def home(request: HttpRequest) -> HttpResponse:
     return render(request, "core/home.html")
-
-
-@login_required
-def after_login(request: HttpRequest) -> HttpResponseRedirect:
-    """Send each role to its own start page."""
-    from merchants.selectors import invitations_for_user, memberships_for_user
-
-    user = request.user
-    if user.is_staff:
-        return HttpResponseRedirect(reverse("admin:index"))
-    memberships = list(memberships_for_user(user=user))  # type: ignore[arg-type]
-    if invitations_for_user(user=user):  # type: ignore[arg-type]
-        return HttpResponseRedirect(reverse("merchants:choose"))
-    if len(memberships) == 1:
-        return HttpResponseRedirect(
-            reverse("merchants:dashboard", args=[memberships[0].merchant.slug])
-        )
-    if memberships:
-        return HttpResponseRedirect(reverse("merchants:choose"))
-    return HttpResponseRedirect(reverse("accounts:home"))
 
 
 @require_GET

@@ -6,3 +6,10 @@ class GiftcardsConfig(AppConfig):
 
     name = "giftcards"
     verbose_name = "Gift cards"
+
+    def ready(self) -> None:
+        from giftcards import dashboard, messages
+        from merchants.dashboard import dashboard_panels
+
+        messages.register()
+        dashboard_panels.register(dashboard.PANEL)

@@ -8,4 +8,8 @@ class MerchantsConfig(AppConfig):
     verbose_name = "Merchants"
 
     def ready(self) -> None:
+        from accounts.sections import account_sections
         from merchants.api import schema  # noqa: F401  registers the OpenAPI auth scheme
+        from merchants.sections import WORKPLACES
+
+        account_sections.register(WORKPLACES)

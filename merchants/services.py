@@ -38,6 +38,7 @@ from merchants.models import (
     Merchant,
     Role,
 )
+from merchants.notifications import send_invitation
 
 logger = structlog.get_logger(__name__)
 
@@ -135,28 +136,6 @@ def _account_for_invitation(email: str) -> None:
     EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)
 
 
-def _send_invitation_message(invitation: Invitation, *, url: str) -> None:
-    from communications.models import Channel, Event
-    from communications.services import Recipient, send
-
-    inviter = invitation.invited_by
-    expires = timezone.localtime(invitation.expires_at)
-    send(
-        Event.MERCHANT_INVITATION,
-        Recipient(email=invitation.email),
-        {
-            "user_email": invitation.email,
-            "merchant_name": invitation.merchant.name,
-            "role": Role(invitation.role).label.lower(),
-            "invited_by": (inviter.get_full_name() if inviter else "") or settings.PLATFORM_NAME,
-            "accept_url": url,
-            "expires_on": f"{expires.day} {expires:%b %Y %H:%M %Z}",
-        },
-        channels=[Channel.EMAIL],
-        merchant=invitation.merchant,
-    )
-
-
 @transaction.atomic
 def invitation_send(
     *, merchant: Merchant, email: str, role: str, actor: User | None = None
@@ -202,7 +181,7 @@ def invitation_send(
         invitation.expires_at = expires_at
         invitation.save(update_fields=["role", "nonce", "invited_by", "sent_at", "expires_at"])
     url = invitation_url(invitation)
-    _send_invitation_message(invitation, url=url)
+    send_invitation(invitation, url=url)
     logger.info(
         "invitation_sent",
         merchant=merchant.slug,

@@ -1,4 +1,5 @@
-"""The merchant dashboard's frame: choosing a merchant, its overview and its team."""
+"""The merchant dashboard's frame: the start page after signing in, choosing a merchant,
+its overview and its team."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -16,9 +18,8 @@ from django.views.generic import TemplateView
 from accounts.models import User
 from core.errors import ApplicationError
 from core.http import private
-from core.money import format_money
-from giftcards.selectors import programme_summary
 from merchants import services
+from merchants.dashboard import dashboard_panels
 from merchants.exceptions import InvalidInvitation
 from merchants.forms import InvitationPasswordForm
 from merchants.models import Invitation, Membership, Role
@@ -29,6 +30,25 @@ from merchants.selectors import (
     memberships_for_user,
 )
 from merchants.tenancy import MerchantViewMixin
+
+
+@login_required
+def after_login(request: HttpRequest) -> HttpResponseRedirect:
+    """``/start/``: send each role to its own start page (staff to the admin, people who
+    work at merchants to their dashboard, everyone else to their account page)."""
+    user = _user(request)
+    if user.is_staff:
+        return HttpResponseRedirect(reverse("admin:index"))
+    memberships = list(memberships_for_user(user=user))
+    if invitations_for_user(user=user):
+        return HttpResponseRedirect(reverse("merchants:choose"))
+    if len(memberships) == 1:
+        return HttpResponseRedirect(
+            reverse("merchants:dashboard", args=[memberships[0].merchant.slug])
+        )
+    if memberships:
+        return HttpResponseRedirect(reverse("merchants:choose"))
+    return HttpResponseRedirect(reverse("accounts:home"))
 
 
 class ChooseMerchantView(LoginRequiredMixin, View):
@@ -173,18 +193,9 @@ class DashboardView(MerchantViewMixin, TemplateView):
         context["active_keys"] = (
             api_key_list(merchant=self.merchant).filter(revoked_at__isnull=True).count()
         )
-        context["summaries"] = [
-            {
-                "currency": row.currency,
-                "outstanding": format_money(row.outstanding, row.currency),
-                "live_cards": row.live_cards,
-                "redeemed_today": format_money(row.redeemed_today, row.currency),
-                "redemptions_today": row.redemptions_today,
-                "issued_30d": format_money(row.issued_30d, row.currency),
-                "cards_issued_30d": row.cards_issued_30d,
-            }
-            for row in programme_summary(merchant=self.merchant)
-        ]
+        context["panels"] = dashboard_panels.render(
+            merchant=self.merchant, membership=self.membership
+        )
         return context
 
 

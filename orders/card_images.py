@@ -18,7 +18,7 @@ import qrcode
 import qrcode.constants
 from PIL import Image, ImageDraw, ImageFont
 
-from storefront.branding import palette_for
+from merchants.branding import palette_for
 
 QR_EMAIL_PIXELS = 160  # the size the delivery email shows it at
 DPI = 150

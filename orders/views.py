@@ -30,6 +30,7 @@ from core.http import private
 from core.money import format_money
 from giftcards import codes
 from giftcards.models import CardStatus, GiftCard
+from merchants.branding import palette_for
 from orders import selectors
 from orders.card_images import PrintableCard, card_pdf_bytes
 from orders.card_links import card_link_card
@@ -43,7 +44,6 @@ from orders.services import (
     order_mark_failed,
     order_mark_paid,
 )
-from storefront.branding import palette_for
 
 logger = structlog.get_logger(__name__)
 

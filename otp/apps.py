@@ -7,3 +7,11 @@ class OtpConfig(AppConfig):
     name = "otp"
     label = "otp_codes"
     verbose_name = "One-time codes"
+
+    def ready(self) -> None:
+        from communications.analytics import register_otp_usage
+        from otp import messages, selectors
+
+        messages.register()
+        # Looked up on each call, so the figures always come from the module's reader.
+        register_otp_usage(lambda *, since: selectors.otp_usage(since=since))

@@ -27,8 +27,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from communications.events import OTP_CODE
 from communications.limits import current_window
-from communications.models import CommunicationLog, CommunicationSettings, Event, MessageStatus
+from communications.models import CommunicationLog, CommunicationSettings, MessageStatus
 from communications.selectors import communication_settings
 from communications.services import Recipient, record_not_sent, send
 from core.db import atomic_service
@@ -187,7 +188,7 @@ def _issue(
     otp.save(force_insert=True)
     to = _recipient(address, user)
     [log] = send(
-        Event.OTP_CODE,
+        OTP_CODE,
         to,
         {"code": secret, "minutes": minutes, "purpose": MESSAGE_PURPOSE[OtpPurpose(purpose)]},
         channels=[channel],
@@ -238,7 +239,7 @@ def _switched_off(
 
     def log_it() -> None:
         record_not_sent(
-            Event.OTP_CODE,
+            OTP_CODE,
             _recipient(address, user),
             channel=channel,
             reason="one-time codes are switched off",

@@ -6,3 +6,8 @@ class PayoutsConfig(AppConfig):
 
     name = "payouts"
     verbose_name = "Payouts"
+
+    def ready(self) -> None:
+        from payouts import messages
+
+        messages.register()

@@ -25,8 +25,9 @@ from giftcards.exceptions import CardNotFound, TooManyLookups
 from giftcards.lookups import LookupClient, find_card_by_code
 from giftcards.models import CardStatus, GiftCard, LookupChannel, Product
 from giftcards.product_rules import product_validity_days
+from merchants import branding
 from merchants.models import Merchant
-from storefront import branding, checkout, pricing, selectors, seo, throttle
+from storefront import checkout, pricing, selectors, seo, throttle
 from storefront.forms import BalanceForm, Purchase
 
 ADD_RECIPIENT = "add_recipient"  # the name of the "Add another recipient" button

@@ -9,4 +9,17 @@ class WalletConfig(AppConfig):
     verbose_name = "Customer wallets"
 
     def ready(self) -> None:
-        from wallet import receivers  # noqa: F401  (connects the signal receivers)
+        from accounts.sections import account_sections
+        from core.panels import Panel
+        from orders.hooks import on_order_fulfilled
+        from wallet import receivers  # connects allauth's signal receivers
+
+        on_order_fulfilled("wallet", receivers.add_bought)
+        account_sections.register(
+            Panel(
+                name="wallet",
+                template="wallet/_account_section.html",
+                context=lambda **page: {},
+                order=10,
+            )
+        )

@@ -1,8 +1,8 @@
 """Where the wallet listens to the rest of the product.
 
-Orders: when an order is saved as fulfilled, its cards go into the buyer's wallet once
-the fulfilment has committed (a rolled-back fulfilment adds nothing, and a wallet
-problem never undoes a fulfilment). Accounts: signing in and confirming an email
+Orders: when an order is fulfilled, its cards go into the buyer's wallet once the
+fulfilment has committed (``orders.hooks``: a rolled-back fulfilment adds nothing, and a
+wallet problem never undoes a fulfilment). Accounts: signing in and confirming an email
 address bring in any card sent to the person's verified addresses, and any bought card
 that is missing.
 """
@@ -15,35 +15,19 @@ from typing import Any
 import structlog
 from allauth.account.signals import email_confirmed, user_logged_in
 from django.db import DatabaseError, transaction
-from django.db.models.signals import post_save
 from django.dispatch import receiver
 
-from orders.models import Order, OrderStatus
+from orders.models import Order
 from wallet import services
 
 logger = structlog.get_logger(__name__)
 
 
-def _add_bought(order_id: int) -> None:
+def add_bought(order_id: int) -> None:
+    """Registered with orders (``orders.hooks``): runs after a fulfilment commits."""
     order = Order.objects.filter(pk=order_id).first()
     if order is not None:
         services.wallet_add_bought(order)
-
-
-@receiver(post_save, sender=Order, dispatch_uid="wallet.order_fulfilled")
-def order_fulfilled(
-    sender: type[Order],
-    instance: Order,
-    update_fields: frozenset[str] | None = None,
-    **kwargs: Any,
-) -> None:
-    if instance.status != OrderStatus.FULFILLED or instance.buyer_id is None:
-        return
-    if update_fields is not None and "status" not in update_fields:
-        return
-    order_id = instance.pk
-    # robust: an error is logged by Django and does not reach the fulfilment's caller.
-    transaction.on_commit(lambda: _add_bought(order_id), robust=True)
 
 
 def _sync(update: Callable[[], object], *, user_id: int) -> None:

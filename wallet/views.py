@@ -61,7 +61,7 @@ def _cards_page(
 
 
 def _card_url(public_id: str) -> str:
-    return reverse("accounts:wallet:card", kwargs={"public_id": public_id})
+    return reverse("wallet:card", kwargs={"public_id": public_id})
 
 
 def _claimed(request: HttpRequest, result: services.ClaimResult) -> HttpResponse:
@@ -126,7 +126,7 @@ def claim_by_link(request: HttpRequest) -> HttpResponse:
     card is kept in an account and links to sign in (back to the card page after)."""
     token = request.POST.get("token", "") if request.method == "POST" else ""
     if not request.user.is_authenticated:
-        back = reverse("accounts:wallet:cards")
+        back = reverse("wallet:cards")
         if token:
             try:
                 card_link_card(token=token)
@@ -137,12 +137,12 @@ def claim_by_link(request: HttpRequest) -> HttpResponse:
         context = {"next": back}
         return _private(render(request, "wallet/claim_link_signin.html", context))
     if request.method != "POST":
-        return HttpResponseRedirect(reverse("accounts:wallet:cards"))
+        return HttpResponseRedirect(reverse("wallet:cards"))
     try:
         result = services.wallet_claim_by_link(user=_user(request), token=token)
     except ApplicationError as exc:
         messages.error(request, exc.detail)
-        return HttpResponseRedirect(reverse("accounts:wallet:cards"))
+        return HttpResponseRedirect(reverse("wallet:cards"))
     return _claimed(request, result)
 
 

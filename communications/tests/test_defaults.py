@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from django.apps import apps
 
-from communications.defaults import DEFAULTS, shipped_default
+from communications.defaults import shipped_default, shipped_defaults
 from communications.models import CommunicationTemplate, Event, TemplateVersion
 from communications.rendering import LIMITS, check, render
 from communications.template_services import sample_context, template_preview
@@ -23,7 +23,7 @@ def _id(spec: dict[str, Any]) -> str:
     return f"{spec['event']}-{spec['channel']}"
 
 
-@pytest.mark.parametrize("spec", DEFAULTS, ids=_id)
+@pytest.mark.parametrize("spec", shipped_defaults(), ids=_id)
 def test_every_shipped_default_is_installed_and_renders_with_its_sample(
     spec: dict[str, Any],
 ) -> None:
@@ -54,7 +54,7 @@ def test_every_shipped_default_is_installed_and_renders_with_its_sample(
 
 
 def test_every_event_has_a_shipped_default() -> None:
-    shipped = {spec["event"] for spec in DEFAULTS}
+    shipped = {spec["event"] for spec in shipped_defaults()}
     assert shipped == set(Event.values)
 
 

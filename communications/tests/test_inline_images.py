@@ -17,7 +17,7 @@ from django.core import mail
 from PIL import Image
 
 from communications import crypto
-from communications.defaults import GIFT_CARD_EMAIL_V1, shipped_default, upgrade_shipped_default
+from communications.defaults import shipped_default, upgrade_shipped_default
 from communications.models import (
     CommunicationLog,
     CommunicationTemplate,
@@ -27,6 +27,7 @@ from communications.models import (
 )
 from communications.services import Recipient, deliver, send
 from communications.template_services import template_version_create
+from giftcards.messages import GIFT_CARD_EMAIL_V1
 from tests.smtp import Mailbox
 
 pytestmark = pytest.mark.django_db

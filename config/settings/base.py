@@ -100,6 +100,7 @@ LOCAL_APPS = [
     "orders",
     "storefront",
     "wallet",
+    "demo",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
@@ -211,7 +212,7 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.ScryptPasswordHasher",
 ]
 LOGIN_URL = "account_login"
-LOGIN_REDIRECT_URL = "core:after-login"
+LOGIN_REDIRECT_URL = "after-login"
 LOGOUT_REDIRECT_URL = "core:home"
 
 ACCOUNT_LOGIN_METHODS = {"email"}
@@ -226,7 +227,8 @@ ACCOUNT_PREVENT_ENUMERATION = True
 # Never email an address nobody registered (a reset form is not a way to send spam).
 ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = False
 ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{PLATFORM_NAME}] "
-ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
+# accounts.adapter extended by the app that sends messages (accounts sit below it).
+ACCOUNT_ADAPTER = "communications.account_emails.AccountEmailAdapter"
 # Says that email is off to every address alike, so a reset reveals no accounts.
 ACCOUNT_FORMS = {"reset_password": "accounts.forms.PasswordResetForm"}
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http"

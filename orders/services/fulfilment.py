@@ -23,6 +23,7 @@ from communications.services import Recipient, send
 from core.money import format_money
 from core.site import site_url
 from giftcards.services import giftcard_issue
+from orders.hooks import order_fulfilled
 from orders.locks import lock_order
 from orders.models import CardDelivery, FulfilledCard, Order, OrderLine, OrderStatus
 from orders.services.state import move_order, refuse_transition
@@ -100,6 +101,7 @@ def order_fulfil(*, order_id: int) -> Order:
                 issued += 1
         CardDelivery.objects.bulk_create(deliveries)
         move_order(order, status=OrderStatus.FULFILLED, now=now, fulfilled_at=now, failed_reason="")
+        order_fulfilled(order)
         # Robust: a receipt that cannot be sent never holds back the cards' delivery.
         transaction.on_commit(lambda: _send_receipt(order.pk), robust=True)
         logger.info("order_cards_issued", order=order.public_id, cards=issued)

@@ -6,8 +6,8 @@ import pytest
 from django.test import Client
 
 from giftcards.models import Product
+from merchants import branding
 from merchants.models import Merchant
-from storefront import branding
 from tests.factories import MerchantFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -1,4 +1,4 @@
-"""Demo data that later features add to ``seed_demo`` (products, cards, ...).
+"""The demo products and cards ``seed_demo`` adds after the merchants and people.
 
 Each helper must be idempotent: running ``seed_demo`` twice changes nothing the
 second time.

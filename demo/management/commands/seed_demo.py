@@ -15,6 +15,7 @@ from django.db import transaction
 
 from accounts.models import User
 from core.site import site_url
+from demo.data import seed_extra
 from merchants.models import Membership, Merchant, Role
 
 # A published demo password for local demo data; the command refuses production.
@@ -76,8 +77,6 @@ class Command(BaseCommand):
                 Membership.objects.update_or_create(
                     merchant=merchants[slug], user=user, defaults={"role": role}
                 )
-
-        from core.demo import seed_extra
 
         extra_lines = seed_extra(merchants=merchants)
         self._print_logins(extra_lines)
