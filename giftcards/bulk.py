@@ -5,10 +5,11 @@ everything the task needs stored on it, and ``giftcards.tasks.bulk_issue`` runs 
 commit. ``bulk_job_run`` issues the cards through ``services.giftcard_issue``, each card
 in its own transaction, and records progress after every chunk.
 
-Runs are idempotent. Each card carries ``metadata = {"bulk_job": <job id>, "row": n}``,
-written in the same transaction that creates it; before issuing row ``n`` the run locks
-the job row and checks for that card, so a re-run (a redelivered task, a retry after a
-crash, two workers at once) issues every row at most once.
+Runs are idempotent. Row ``n`` is issued under its own idempotency key
+(``giftcards.idempotency.bulk_row_key``), so a re-run (a redelivered task, a retry after
+a crash, two workers at once) gets the row's first card back from the service and
+issues every row at most once. Each card also carries
+``metadata = {"bulk_job": <job id>, "row": n}``, which the report reads.
 
 Amounts, phone numbers and email addresses in a file are read by the same rules as
 anywhere else (``core.money.parse_amount``, ``core.contact``).
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -33,6 +34,7 @@ from core.errors import ApplicationError
 from core.money import AmountInvalid, format_money, format_plain, parse_amount
 from giftcards import codes, services
 from giftcards.exceptions import InvalidAmount, ProductUnavailable
+from giftcards.idempotency import bulk_row_key
 from giftcards.models import (
     BulkIssueJob,
     BulkIssueKind,
@@ -324,10 +326,6 @@ def _job_cards(job: BulkIssueJob) -> QuerySet[GiftCard]:
     )
 
 
-def _issued_rows(job: BulkIssueJob) -> set[int]:
-    return {int(row) for row in _job_cards(job).values_list("metadata__row", flat=True)}
-
-
 def _chunks(items: Iterable[_RowSpec], size: int) -> Iterator[list[_RowSpec]]:
     chunk: list[_RowSpec] = []
     for item in items:
@@ -340,27 +338,13 @@ def _chunks(items: Iterable[_RowSpec], size: int) -> Iterator[list[_RowSpec]]:
 
 
 def _issue_row(job: BulkIssueJob, spec: _RowSpec) -> bool:
-    """Issue the card of one row in its own transaction; False when it already exists."""
+    """Issue the card of one row; False when an earlier run issued it. The row's key
+    alone keeps it to one card, also when two runs of the job race
+    (``giftcards.idempotency.bulk_row_key``)."""
     assert spec.amount is not None
-    try:
-        with transaction.atomic():
-            # Two runs of one job queue here, so the check below cannot race the insert.
-            BulkIssueJob.objects.select_for_update().filter(pk=job.pk).values_list("pk").first()
-            if _job_cards(job).filter(metadata__row=spec.row).exists():
-                return False
-            _issue_card(job, spec, amount=spec.amount)
-    except IntegrityError:
-        # The ledger's unique idempotency key refused a duplicate of this row.
-        if _job_cards(job).filter(metadata__row=spec.row).exists():
-            return False
-        raise
-    return True
-
-
-def _issue_card(job: BulkIssueJob, spec: _RowSpec, *, amount: int) -> None:
-    services.giftcard_issue(
+    issued = services.giftcard_issue(
         merchant=job.merchant,
-        amount=amount,
+        amount=spec.amount,
         currency=job.currency,
         product=job.product,
         expires_at=job.expires_at,
@@ -369,8 +353,9 @@ def _issue_card(job: BulkIssueJob, spec: _RowSpec, *, amount: int) -> None:
         metadata={"bulk_job": job.public_id, "row": spec.row},
         actor=job.created_by,
         reference=spec.reference or f"bulk {job.public_id}",
-        idempotency_key=f"{job.public_id}:{spec.row}",
+        idempotency_key=bulk_row_key(job=job.public_id, row=spec.row),
     )
+    return not issued.replayed
 
 
 def _save_progress(job: BulkIssueJob, **fields: Any) -> None:
@@ -395,16 +380,12 @@ def bulk_job_run(*, job_id: int) -> BulkIssueJob | None:
         started_at=job.started_at or timezone.now(),
         failure_reason="",
     )
-    already = _issued_rows(job)
     processed = succeeded = failed = 0
     errors: list[dict[str, Any]] = []
     try:
         for chunk in _chunks(_row_specs(job), CHUNK_SIZE):
             for spec in chunk:
                 processed += 1
-                if spec.row in already:
-                    succeeded += 1
-                    continue
                 if spec.error or spec.amount is None:
                     failed += 1
                     errors.append({"row": spec.row, "message": spec.error or "No amount."})

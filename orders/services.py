@@ -43,10 +43,11 @@ from core.money import MAX_AMOUNT, format_money
 from core.signing import TokenSigner
 from core.site import site_url
 from giftcards import codes
-from giftcards.locks import lock_card
+from giftcards.exceptions import CardsAlreadyUsed
+from giftcards.idempotency import order_refund_key, order_unit_key
 from giftcards.models import CardStatus, GiftCard, Product
 from giftcards.product_rules import product_amount_refusal
-from giftcards.services import giftcard_issue, giftcard_void
+from giftcards.services import giftcard_hold, giftcard_issue, giftcards_take_back
 from merchants.models import Merchant
 from orders.card_links import card_link_token, card_links_reinstate, card_links_revoke
 from orders.exceptions import (
@@ -491,15 +492,13 @@ def order_fulfil(*, order_id: int) -> Order:
             raise _refuse(order, "fulfilled")
         now = timezone.now()
         lines = list(order.lines.select_related("product").order_by("pk"))
-        done = set(FulfilledCard.objects.filter(order=order).values_list("line_id", "unit_index"))
         deliveries: list[CardDelivery] = []
         issued = 0
         for line in lines:
             email, phone = _card_recipient(order, line)
             for unit in range(line.quantity):
-                if (line.pk, unit) in done:
-                    continue
-                card = giftcard_issue(
+                # One card per unit, by the unit's key: a repeat returns the first card.
+                unit_card = giftcard_issue(
                     merchant=order.merchant,
                     amount=line.amount,
                     currency=order.currency,
@@ -508,8 +507,16 @@ def order_fulfil(*, order_id: int) -> Order:
                     recipient_phone=phone,
                     metadata={"order": order.public_id, "line": line.pk, "unit": unit},
                     reference=order.public_id,
-                    idempotency_key=f"order:{order.public_id}:{line.pk}:{unit}",
-                ).card
+                    idempotency_key=order_unit_key(order=order.public_id, line=line.pk, unit=unit),
+                )
+                if (
+                    unit_card.replayed
+                    and FulfilledCard.objects.filter(
+                        order=order, line=line, unit_index=unit
+                    ).exists()
+                ):
+                    continue
+                card = unit_card.card
                 fulfilled = FulfilledCard.objects.create(
                     merchant_id=order.merchant_id,
                     order=order,
@@ -646,40 +653,34 @@ def order_refund(
             .order_by("gift_card_id")
             .values_list("gift_card_id", flat=True)
         )
-        cards = [lock_card(merchant=order.merchant, card_id=pk) for pk in card_ids]
-        used = [
-            card
-            for card in cards
-            if card.balance < card.initial_amount
-            or card.status not in (CardStatus.ACTIVE, CardStatus.PENDING)
-        ]
-        if used:
+        note = reason.strip() or f"Order {order.public_id} refunded"
+        try:
+            # The cards are locked and checked, the provider refunds (inside the lock and
+            # after every check: money goes back only for an order that will be refunded
+            # here, and a provider refusal rolls nothing forward), then each is voided.
+            giftcards_take_back(
+                merchant=order.merchant,
+                card_ids=card_ids,
+                reason=note,
+                actor=actor,
+                idempotency_key=order_refund_key(order=order.public_id),
+                before_void=(lambda: refund_at_provider(order)) if at_provider else None,
+            )
+        except CardsAlreadyUsed as exc:
+            used = exc.used
             logger.warning("order_refund_refused", order=order.public_id, used_cards=len(used))
             endings = ", ".join(f"…{card.last4}" for card in used)
             raise RefundRefused(
-                f"This order cannot be refunded: {len(used)} of its {len(cards)} cards "
+                f"This order cannot be refunded: {len(used)} of its {exc.total} cards "
                 f"({endings}) {'has' if len(used) == 1 else 'have'} already been used.",
                 extra={"used_cards": [card.public_id for card in used]},
-            )
-        if at_provider:
-            # Inside the lock and after every check: money goes back only for an order
-            # that will be refunded here, and a provider refusal rolls nothing forward.
-            refund_at_provider(order)
-        note = reason.strip() or f"Order {order.public_id} refunded"
-        for card in cards:
-            giftcard_void(
-                merchant=order.merchant,
-                card_id=card.pk,
-                reason=note,
-                actor=actor,
-                idempotency_key=f"order-refund:{order.public_id}:{card.pk}",
-            )
+            ) from None
         now = timezone.now()
         CardDelivery.objects.filter(order=order, status=DeliveryStatus.SCHEDULED).update(
             status=DeliveryStatus.CANCELLED, failure_reason="Order refunded"
         )
         _move(order, OrderStatus.REFUNDED, now, refunded_at=now)
-        logger.info("order_refunded", order=order.public_id, cards_voided=len(cards))
+        logger.info("order_refunded", order=order.public_id, cards_voided=len(card_ids))
     return order
 
 
@@ -840,7 +841,7 @@ def delivery_resend(*, delivery_id: int, actor: User | None) -> CardDelivery:
         delivery = lock_delivery(delivery_id=delivery_id)
         if delivery is None:  # pragma: no cover - deliveries are never deleted
             raise ResendRefused("No such delivery.")
-        card = lock_card(merchant=order.merchant, card_id=delivery.card.gift_card_id)
+        card = giftcard_hold(merchant=order.merchant, card_id=delivery.card.gift_card_id)
         delivery.card.gift_card = card  # the message is written from the locked row
         _check_resendable(order, delivery, card)
         recent = _recent_resends(card.pk, now)

@@ -141,7 +141,8 @@ def refundable_amount(*, merchant: Merchant, txn: Transaction) -> int:
 
 
 def card_is_open(card: GiftCard) -> bool:
-    return card.status not in CLOSED and not card.is_expired()
+    """Whether a redemption can still be given back to the card (the card's own answer)."""
+    return card.refund_refusal() is None
 
 
 # --- Base -------------------------------------------------------------------------------
@@ -164,16 +165,6 @@ class CardViewMixin(MerchantViewMixin):
     @property
     def can_adjust(self) -> bool:
         return self.membership.has_role(Role.OWNER)
-
-    def already_booked(self, key: str, kind: str) -> Transaction | None:
-        """The ledger row an earlier submit of the same form wrote, if any."""
-        if not key:
-            return None
-        return (
-            selectors.transaction_list(merchant=self.merchant)
-            .filter(kind=kind, idempotency_key=key)
-            .first()
-        )
 
 
 # --- List and detail --------------------------------------------------------------------
@@ -283,12 +274,7 @@ class CardDetailView(CardViewMixin, TemplateView):
                     txn=txn, refundable=left, can_refund=self.can_manage and is_open and left > 0
                 )
             )
-        can_reload = (
-            self.can_manage
-            and card.reloadable
-            and is_open
-            and card.status in (CardStatus.ACTIVE, CardStatus.REDEEMED)
-        )
+        can_reload = self.can_manage and card.reload_refusal() is None
         context.update(
             card=card,
             row=CardRow(card),
@@ -326,11 +312,6 @@ class CardIssueView(CardViewMixin, TemplateView):
             return self.render_to_response(self.get_context_data(form=form), status=422)
         data = form.cleaned_data
         key = idempotency_key(data)
-        earlier = self.already_booked(key, TransactionKind.ISSUE)
-        if earlier is not None:
-            # The same form came back (a refresh, a double click): the card exists and
-            # its code was shown once already; it is not shown again.
-            return self.result(earlier.gift_card, code=None)
         try:
             issued = services.giftcard_issue(
                 merchant=self.merchant,
@@ -348,6 +329,10 @@ class CardIssueView(CardViewMixin, TemplateView):
             field, message = explain(exc, currency=data["currency"], product=data.get("product"))
             form.add_error(field, message)
             return self.render_to_response(self.get_context_data(form=form), status=422)
+        if issued.replayed:
+            # The same form came back (a refresh, a double click): the service returned
+            # the card it issued the first time, whose code was shown once already.
+            return self.result(issued.card, code=None)
         return self.result(issued.card, code=issued.formatted_code)
 
     def result(self, card: GiftCard, *, code: str | None) -> HttpResponse:
@@ -424,18 +409,16 @@ class CardReloadView(CardActionView):
     submit_label = "Reload"
 
     def perform(self, card: GiftCard, form: ReloadForm) -> str:
-        key = idempotency_key(form.cleaned_data)
-        earlier = self.already_booked(key, TransactionKind.RELOAD)
-        if earlier is not None:
-            return "This reload was already recorded; it was not booked twice."
         txn = services.giftcard_reload(
             merchant=self.merchant,
             card_id=card.pk,
             amount=form.cleaned_data["amount"],
             reference=form.cleaned_data.get("reference") or "",
             actor=self.request.user,  # type: ignore[arg-type]
-            idempotency_key=key,
+            idempotency_key=idempotency_key(form.cleaned_data),
         )
+        if txn.replayed:
+            return "This reload was already recorded; it was not booked twice."
         return (
             f"Reloaded {format_money(txn.amount, txn.currency)}. "
             f"The card now holds {format_money(txn.balance_after, txn.currency)}."
@@ -518,10 +501,6 @@ class TransactionRefundView(CardViewMixin, TemplateView):
         if not form.is_valid():
             return self.render_form(txn, form, status=422)
         data = form.cleaned_data
-        key = idempotency_key(data)
-        if self.already_booked(key, TransactionKind.REFUND) is not None:
-            messages.info(request, "This refund was already recorded; it was not booked twice.")
-            return HttpResponseRedirect(self.detail_url(txn.gift_card))
         try:
             refund = services.transaction_refund(
                 merchant=self.merchant,
@@ -530,12 +509,15 @@ class TransactionRefundView(CardViewMixin, TemplateView):
                 reason=data.get("reason") or "",
                 reference=data.get("reference") or "",
                 actor=request.user,  # type: ignore[arg-type]
-                idempotency_key=key,
+                idempotency_key=idempotency_key(data),
             )
         except ApplicationError as exc:
             field, text = explain(exc, currency=txn.currency)
             form.add_error(field, text)
             return self.render_form(txn, form, status=422)
+        if refund.replayed:
+            messages.info(request, "This refund was already recorded; it was not booked twice.")
+            return HttpResponseRedirect(self.detail_url(txn.gift_card))
         messages.success(
             request,
             f"Refunded {format_money(refund.amount, refund.currency)}. "

@@ -9,8 +9,9 @@ a receipt.
    spent. Otherwise a confirm page restates it and carries a one-time token, kept in
    the session with the amount the clerk saw.
 3. ``till-redeem``: POST the confirmation; ``services.giftcard_redeem`` spends it with
-   the token as its idempotency key. A second POST of the same confirmation (double
-   click, reload, a retry after a network failure) shows the first result instead of
+   the token as its idempotency key (``giftcards.idempotency.till_key``). A second POST
+   of the same confirmation (double click, reload, a retry after a network failure)
+   gets the first redemption back from the service and shows its receipt instead of
    spending again.
 4. ``till-receipt``: the printable receipt, addressed by the transaction's public id.
 
@@ -26,7 +27,6 @@ from datetime import timedelta
 from typing import Any
 
 from django import forms
-from django.db import IntegrityError, transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
@@ -34,15 +34,14 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from django.views.generic import TemplateView
 
-from accounts.models import User
 from core.errors import ApplicationError
 from core.money import AmountInvalid, format_money, parse_amount
 from core.net import client_ip
-from giftcards import codes, selectors, services
+from giftcards import codes, idempotency, selectors, services
 from giftcards.exceptions import CardNotFound, TooManyLookups, TransactionNotFound
 from giftcards.lookups import LookupClient, find_card_by_code
-from giftcards.models import CardStatus, GiftCard, LookupChannel, Transaction, TransactionKind
-from merchants.models import Merchant, Role
+from giftcards.models import GiftCard, LookupChannel, Transaction, TransactionKind
+from merchants.models import Role
 from merchants.tenancy import MerchantViewMixin
 
 PENDING_KEY = "till_pending"  # token -> the redemption the clerk is asked to confirm
@@ -114,81 +113,22 @@ class AmountForm(forms.Form):
 # --- Helpers ----------------------------------------------------------------------------
 
 
+_SPEND_PROBLEMS = {
+    "void": "This card has been voided and cannot be used.",
+    "expired": "This card has expired and cannot be used.",
+    "pending": "This card is not active yet.",
+}
+
+
 def spend_problem(card: GiftCard) -> str:
-    """Why nothing can be redeemed from this card now, or "" when something can."""
-    if card.status == CardStatus.VOID:
-        return "This card has been voided and cannot be used."
-    if card.status == CardStatus.EXPIRED or card.is_expired():
-        return "This card has expired and cannot be used."
-    if card.status == CardStatus.PENDING:
-        return "This card is not active yet."
+    """Why nothing can be redeemed from this card now, or "" when something can (the
+    card's own answer, ``GiftCard.spend_refusal``, in the clerk's words)."""
+    refusal = card.spend_refusal()
+    if refusal is not None:
+        return _SPEND_PROBLEMS[refusal]
     if card.balance <= 0:
         return "This card has been spent in full."
     return ""
-
-
-def _idempotency_key(token: str) -> str:
-    return f"till:{token}"
-
-
-def _redemption_for(merchant_id: int, token: str) -> Transaction | None:
-    return (
-        Transaction.objects.filter(
-            merchant_id=merchant_id,
-            kind=TransactionKind.REDEEM,
-            idempotency_key=_idempotency_key(token),
-        )
-        .order_by("pk")
-        .first()
-    )
-
-
-class _AlreadyRedeemed(Exception):
-    """Another request redeemed this confirmation first; undo ours."""
-
-
-def redeem_once(
-    *,
-    merchant: Merchant,
-    actor: User,
-    card: GiftCard,
-    amount: int,
-    reference: str,
-    token: str,
-) -> tuple[Transaction, bool]:
-    """Redeem at most once per confirmation token: (transaction, replayed).
-
-    The token is the ledger entry's idempotency key. A concurrent POST of the same
-    confirmation waits on the card's row lock inside ``giftcard_redeem``; the ledger's
-    unique key then refuses its entry (and, should that constraint ever go, the check
-    below, made under the same lock before commit, still catches it). Its transaction
-    rolls back and the first result is shown instead.
-    """
-    existing = _redemption_for(merchant.pk, token)
-    if existing is not None:
-        return existing, True
-    try:
-        with transaction.atomic():
-            txn = services.giftcard_redeem(
-                merchant=merchant,
-                card_id=card.pk,
-                amount=amount,
-                currency=card.currency,
-                reference=reference,
-                actor=actor,
-                idempotency_key=_idempotency_key(token),
-            )
-            first = _redemption_for(merchant.pk, token)
-            if first is not None and first.pk != txn.pk:
-                raise _AlreadyRedeemed
-    except (_AlreadyRedeemed, IntegrityError, ApplicationError):
-        # IntegrityError: the ledger's unique (merchant, idempotency_key) refused a
-        # concurrent duplicate; either way the first redemption stands.
-        existing = _redemption_for(merchant.pk, token)
-        if existing is not None:
-            return existing, True
-        raise
-    return txn, False
 
 
 def _remember(session: Any, key: str, token: str, value: Any) -> None:
@@ -350,9 +290,6 @@ class TillRedeemView(TillMixin):
             txn = Transaction.objects.filter(merchant=self.merchant, public_id=done).first()
             if txn is not None:
                 return self._receipt(request, txn)
-        existing = _redemption_for(self.merchant.pk, token)
-        if existing is not None:
-            return self._receipt(request, existing)
         pending = request.session.get(PENDING_KEY, {}).get(token)
         fresh = pending is not None and time.time() - pending["created"] < TOKEN_TTL.total_seconds()
         if (
@@ -360,6 +297,11 @@ class TillRedeemView(TillMixin):
             or pending["merchant"] != self.merchant.pk
             or pending["card"] != card.public_id
         ):
+            # A confirmation redeemed in another tab of this session (its pending entry
+            # is gone) still shows its receipt: the ledger row under its key.
+            earlier = idempotency.first_use(merchant=self.merchant, key=idempotency.till_key(token))
+            if earlier is not None and earlier.kind == TransactionKind.REDEEM:
+                return self._receipt(request, earlier)
             return self.amount_step(
                 card,
                 error="This confirmation has expired or belongs to another card. "
@@ -367,13 +309,16 @@ class TillRedeemView(TillMixin):
                 status=409,
             )
         try:
-            txn, _replayed = redeem_once(
+            # A second POST of this confirmation (a double click, a retry) gets the
+            # first one's ledger row back from the service: one redemption per token.
+            txn = services.giftcard_redeem(
                 merchant=self.merchant,
-                actor=request.user,  # type: ignore[arg-type]
-                card=card,
+                card_id=card.pk,
                 amount=int(pending["amount"]),
+                currency=card.currency,
                 reference=str(pending["reference"]),
-                token=token,
+                actor=request.user,  # type: ignore[arg-type]
+                idempotency_key=idempotency.till_key(token),
             )
         except ApplicationError as exc:
             _forget(request.session, PENDING_KEY, token)
