@@ -7,7 +7,7 @@ a receipt.
    ``public_id``, re-checked against the merchant on every step (404 otherwise).
 2. ``till-amount``: POST the amount; it is refused before confirming when it cannot be
    spent. Otherwise a confirm page restates it and carries a one-time token, kept in
-   the session with the amount the clerk saw.
+   the session with the amount the clerk saw (``giftcards.till.confirmations``).
 3. ``till-redeem``: POST the confirmation; ``services.giftcard_redeem`` spends it with
    the token as its idempotency key (``giftcards.idempotency.till_key``). A second POST
    of the same confirmation (double click, reload, a retry after a network failure)
@@ -15,18 +15,15 @@ a receipt.
    spending again.
 4. ``till-receipt``: the printable receipt, addressed by the transaction's public id.
 
-Every step works as plain HTML forms; with JavaScript, htmx swaps the till panel only.
+Every step works as plain HTML forms (``giftcards.till.forms``); with JavaScript, htmx
+swaps the till panel only.
 """
 
 from __future__ import annotations
 
-import re
-import secrets
-import time
 from datetime import timedelta
 from typing import Any
 
-from django import forms
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
@@ -37,81 +34,14 @@ from django.views.generic import TemplateView
 from core.errors import ApplicationError
 from core.money import AmountInvalid, format_money, parse_amount
 from core.net import client_ip
-from giftcards import codes, idempotency, selectors, services
+from giftcards import idempotency, selectors, services
 from giftcards.exceptions import CardNotFound, TooManyLookups, TransactionNotFound
 from giftcards.lookups import LookupClient, find_card_by_code
 from giftcards.models import GiftCard, LookupChannel, Transaction, TransactionKind
+from giftcards.till import confirmations
+from giftcards.till.forms import AmountForm, LookupForm
 from merchants.models import Role
 from merchants.tenancy import MerchantViewMixin
-
-PENDING_KEY = "till_pending"  # token -> the redemption the clerk is asked to confirm
-DONE_KEY = "till_done"  # token -> public id of the transaction it produced
-KEEP_TOKENS = 20
-TOKEN_TTL = timedelta(minutes=15)
-_TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
-
-
-# --- Forms ------------------------------------------------------------------------------
-
-
-class CodeInput(forms.TextInput):
-    """A text input that never writes what was typed back into the page."""
-
-    def format_value(self, value: Any) -> str | None:
-        return None
-
-
-class LookupForm(forms.Form):
-    code = forms.CharField(
-        label="Gift card code",
-        max_length=64,
-        help_text="Type the 16 characters or scan the card. Dashes and spaces are optional.",
-        error_messages={"required": "Enter or scan the card's code."},
-        widget=CodeInput(
-            attrs={
-                "autocomplete": "off",
-                "autocapitalize": "characters",
-                "spellcheck": "false",
-                "autofocus": True,
-                "class": "till-code",
-            }
-        ),
-    )
-
-    def clean_code(self) -> str:
-        raw: str = self.cleaned_data["code"]
-        try:
-            codes.normalise(raw)
-        except codes.InvalidCode:
-            raise forms.ValidationError(
-                "This is not a valid gift card code: check the code for typos. "
-                "A code has 16 characters, like ABCD-EFGH-JKMN-PQRS.",
-                code="typo",
-            ) from None
-        return raw
-
-
-class AmountForm(forms.Form):
-    card = forms.CharField(widget=forms.HiddenInput, max_length=40)
-    amount = forms.CharField(
-        label="Amount to redeem",
-        max_length=24,
-        error_messages={"required": "Enter the amount to redeem."},
-        widget=forms.TextInput(
-            attrs={"inputmode": "decimal", "autocomplete": "off", "autofocus": True}
-        ),
-    )
-    reference = forms.CharField(
-        label="Reference (optional)",
-        help_text="A receipt or order number from your till, printed on the receipt.",
-        max_length=200,
-        required=False,
-        widget=forms.TextInput(attrs={"autocomplete": "off"}),
-    )
-
-
-# --- Helpers ----------------------------------------------------------------------------
-
 
 _SPEND_PROBLEMS = {
     "void": "This card has been voided and cannot be used.",
@@ -129,22 +59,6 @@ def spend_problem(card: GiftCard) -> str:
     if card.balance <= 0:
         return "This card has been spent in full."
     return ""
-
-
-def _remember(session: Any, key: str, token: str, value: Any) -> None:
-    entries: dict[str, Any] = dict(session.get(key, {}))
-    entries[token] = value
-    # Dicts keep insertion order: drop the oldest beyond the cap.
-    session[key] = dict(list(entries.items())[-KEEP_TOKENS:])
-
-
-def _forget(session: Any, key: str, token: str) -> None:
-    entries: dict[str, Any] = dict(session.get(key, {}))
-    if entries.pop(token, None) is not None:
-        session[key] = entries
-
-
-# --- Views ------------------------------------------------------------------------------
 
 
 @method_decorator(never_cache, name="dispatch")
@@ -241,19 +155,13 @@ class TillAmountView(TillMixin):
                 f"redeem {format_money(amount, card.currency)} from it.",
             )
             return self.amount_step(card, form, status=422)
-        token = secrets.token_urlsafe(24)
         reference = form.cleaned_data["reference"].strip()
-        _remember(
+        token = confirmations.confirmation_new(
             request.session,
-            PENDING_KEY,
-            token,
-            {
-                "merchant": self.merchant.pk,
-                "card": card.public_id,
-                "amount": amount,
-                "reference": reference,
-                "created": int(time.time()),
-            },
+            merchant_id=self.merchant.pk,
+            card_public_id=card.public_id,
+            amount=amount,
+            reference=reference,
         )
         return self.show(
             step="confirm",
@@ -283,20 +191,17 @@ class TillRedeemView(TillMixin):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         card = self.get_card(request.POST.get("card"))
         token = request.POST.get("token", "")
-        if not _TOKEN.match(token):
+        if not confirmations.is_token(token):
             raise Http404("No such confirmation")
-        done = request.session.get(DONE_KEY, {}).get(token)
+        done = confirmations.redeemed_as(request.session, token)
         if done:
             txn = Transaction.objects.filter(merchant=self.merchant, public_id=done).first()
             if txn is not None:
                 return self._receipt(request, txn)
-        pending = request.session.get(PENDING_KEY, {}).get(token)
-        fresh = pending is not None and time.time() - pending["created"] < TOKEN_TTL.total_seconds()
-        if (
-            not fresh
-            or pending["merchant"] != self.merchant.pk
-            or pending["card"] != card.public_id
-        ):
+        confirmed = confirmations.confirmation_get(
+            request.session, token, merchant_id=self.merchant.pk, card_public_id=card.public_id
+        )
+        if confirmed is None:
             # A confirmation redeemed in another tab of this session (its pending entry
             # is gone) still shows its receipt: the ledger row under its key.
             earlier = idempotency.first_use(merchant=self.merchant, key=idempotency.till_key(token))
@@ -314,14 +219,14 @@ class TillRedeemView(TillMixin):
             txn = services.giftcard_redeem(
                 merchant=self.merchant,
                 card_id=card.pk,
-                amount=int(pending["amount"]),
+                amount=confirmed.amount,
                 currency=card.currency,
-                reference=str(pending["reference"]),
+                reference=confirmed.reference,
                 actor=request.user,  # type: ignore[arg-type]
                 idempotency_key=idempotency.till_key(token),
             )
         except ApplicationError as exc:
-            _forget(request.session, PENDING_KEY, token)
+            confirmations.confirmation_close(request.session, token)
             card.refresh_from_db()
             detail = str(exc.detail)
             if exc.code == "insufficient_funds":
@@ -332,8 +237,7 @@ class TillRedeemView(TillMixin):
             elif spend_problem(card):
                 detail = "Nothing was redeemed."  # the page says why the card is unusable
             return self.amount_step(card, error=detail, status=422)
-        _forget(request.session, PENDING_KEY, token)
-        _remember(request.session, DONE_KEY, token, txn.public_id)
+        confirmations.confirmation_close(request.session, token, redeemed=txn.public_id)
         return self._receipt(request, txn)
 
 
