@@ -35,6 +35,12 @@ def flat_transaction() -> Iterator[None]:
         _flat.reset(token)
 
 
+def in_flat_transaction() -> bool:
+    """Whether the code runs inside ``flat_transaction`` (an error there cannot be
+    recovered from: the block must be left)."""
+    return _flat.get()
+
+
 def atomic_service(func: Callable[P, R]) -> Callable[P, R]:
     """Like ``transaction.atomic``, but without a savepoint inside ``flat_transaction``."""
 

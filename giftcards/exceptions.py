@@ -1,6 +1,8 @@
 """Refusals of gift card operations, each with the stable code of API.md."""
 
-from core.errors import ApplicationError, NotFoundError, UnprocessableError
+from typing import Any
+
+from core.errors import ApplicationError, ConflictError, NotFoundError, UnprocessableError
 
 
 class InvalidAmount(ApplicationError):
@@ -51,6 +53,27 @@ class ProductUnavailable(UnprocessableError):
 class ReasonRequired(ApplicationError):
     code = "reason_required"
     title = "Reason required"
+
+
+class IdempotencyKeyReused(ConflictError):
+    """The idempotency key already names another money movement (another kind, card or
+    amount); nothing was done. See ``giftcards.idempotency``."""
+
+    code = "idempotency_key_reused"
+    title = "Idempotency key reused"
+
+
+class CardsAlreadyUsed(UnprocessableError):
+    """Some of the cards to take back were spent from, voided or expired; nothing was
+    voided. ``used`` holds those cards, ``total`` how many were asked for."""
+
+    code = "cards_already_used"
+    title = "Cards already used"
+
+    def __init__(self, detail: str, *, used: list[Any], total: int) -> None:
+        super().__init__(detail, extra={"used_cards": [card.public_id for card in used]})
+        self.used = used
+        self.total = total
 
 
 class CardNotFound(NotFoundError):

@@ -20,6 +20,7 @@ from PIL import Image, ImageOps
 from core.contact import InvalidPhone, normalise_email, normalise_phone
 from core.forms import AmountField, clean_amount
 from core.money import CURRENCY_CHOICES, example_amount, format_money, format_plain
+from giftcards.idempotency import form_key
 from giftcards.models import CardStatus, Product
 from giftcards.product_rules import min_validity_days, product_terms_refusal
 
@@ -42,8 +43,10 @@ _TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
 def idempotency_key(cleaned_data: dict[str, Any]) -> str:
+    """The money key of a submitted form (``giftcards.idempotency.form_key``); "" when
+    the form carried no usable token."""
     token = cleaned_data.get("idempotency_key") or ""
-    return f"web:{token}" if _TOKEN.fullmatch(token) else ""
+    return form_key(token) if _TOKEN.fullmatch(token) else ""
 
 
 # --- Images ---------------------------------------------------------------------------

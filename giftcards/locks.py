@@ -1,4 +1,9 @@
-"""Row locks on gift cards, taken only by services, inside their transaction.
+"""Row locks on gift cards, taken only by ``giftcards.services`` (and the code lookup it
+calls), inside their transaction. No module outside ``giftcards`` imports this one (a
+test holds it so): other apps ask a service, which locks for them.
+
+Several cards are always locked in id order, so two operations over the same cards
+queue rather than deadlock.
 
 The lock is the hottest statement of a redemption, so its SQL is written once here
 (``core.sql.RowMapper``) instead of compiled from a queryset on every call.
@@ -61,8 +66,9 @@ def lock_card(
     return card
 
 
-def lock_card_by_public_id(*, merchant: Merchant, public_id: str) -> GiftCard:
-    return lock_card(merchant=merchant, public_id=public_id)
+def lock_cards(*, merchant: Merchant, card_ids: list[int]) -> list[GiftCard]:
+    """Lock several of the merchant's cards, one after another in id order."""
+    return [lock_card(merchant=merchant, card_id=pk) for pk in sorted(set(card_ids))]
 
 
 def lock_card_by_digest(*, merchant: Merchant, code_digest: str) -> GiftCard | None:

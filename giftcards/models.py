@@ -139,6 +139,44 @@ class GiftCard(models.Model):
         now = now or timezone.now()
         return self.expires_at is not None and self.expires_at <= now
 
+    # The one answer to "can money move on this card now?", asked by the services before
+    # they write and by the till and card pages before they offer a form.
+
+    def spend_refusal(self, now: Any = None) -> str | None:
+        """Why nothing can be spent from or loaded onto the card now: ``"void"``,
+        ``"expired"`` (by status or by date) or ``"pending"``; None when it can. A card
+        spent to zero is not refused here: what it holds is a question of the amount."""
+        if self.status == CardStatus.VOID:
+            return "void"
+        if self.status == CardStatus.EXPIRED or self.is_expired(now):
+            return "expired"
+        if self.status == CardStatus.PENDING:
+            return "pending"
+        return None
+
+    def refund_refusal(self, now: Any = None) -> str | None:
+        """Why a redemption can no longer be given back to the card: ``"void"`` or
+        ``"expired"``; None when it can (a pending card can take a refund)."""
+        if self.status == CardStatus.VOID:
+            return "void"
+        if self.status == CardStatus.EXPIRED or self.is_expired(now):
+            return "expired"
+        return None
+
+    def reload_refusal(self, now: Any = None) -> str | None:
+        """Why nothing can be loaded onto the card: a spend refusal, or
+        ``"not_reloadable"``; None when it can be reloaded."""
+        return self.spend_refusal(now) or (None if self.reloadable else "not_reloadable")
+
+    @property
+    def is_untouched(self) -> bool:
+        """Nothing was spent, voided or expired: the whole first amount is still on it
+        (what lets an order's cards be taken back)."""
+        return self.balance >= self.initial_amount and self.status in (
+            CardStatus.ACTIVE,
+            CardStatus.PENDING,
+        )
+
 
 class TransactionKind(models.TextChoices):
     ISSUE = "issue", "Issue"
@@ -185,6 +223,10 @@ class Transaction(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     objects: ClassVar[models.Manager[Transaction]] = AppendOnlyQuerySet.as_manager()
+
+    # Not stored: True on the row a service returns when its idempotency key was used
+    # before, so the row is the first call's (see ``giftcards.idempotency``).
+    replayed: bool = False
 
     class Meta:
         ordering = ("-created_at", "-id")

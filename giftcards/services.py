@@ -8,6 +8,15 @@ together. Side effects (cache invalidation, later webhooks) run on commit.
 A refusal raises a ``giftcards.exceptions`` error before any write, so a refused
 operation changes nothing.
 
+Every money movement is one call here that owns its lock and its key: it takes the
+``idempotency_key`` (and the ``actor``), locks the card itself through
+``giftcards.locks`` (several cards in id order), and on a repeat of the key returns the
+ledger row (or card) of the first call, marked ``replayed``, writing nothing; the key
+for another movement is refused. What a key means and how a repeat is found, also when
+two calls race: ``giftcards.idempotency``. Other apps never lock a card themselves:
+``giftcards_take_back`` voids an order's cards, ``giftcard_hold`` serialises a step that
+moves no money (a wallet claim, a new card link) with the card's movements.
+
 Nested in a caller's transaction an operation runs in a savepoint, except inside the
 API's ``core.db.flat_transaction``, where it saves those round trips (see ``core.db``).
 """
@@ -15,6 +24,7 @@ API's ``core.db.flat_transaction``, where it saves those round trips (see ``core
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,15 +34,17 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.models import User
-from core.db import atomic_service
+from core.db import atomic_service, in_flat_transaction
+from core.errors import ApplicationError, NotFoundError
 from core.money import MAX_AMOUNT
 from core.sql import RowMapper
 from core.sql import cursor as sql_cursor
 from giftcards import cache as card_cache
-from giftcards import codes
+from giftcards import codes, idempotency
 from giftcards.exceptions import (
     CardNotActive,
     CardNotReloadable,
+    CardsAlreadyUsed,
     CurrencyMismatch,
     InsufficientFunds,
     InvalidAmount,
@@ -41,9 +53,11 @@ from giftcards.exceptions import (
     ProductUnavailable,
     ReasonRequired,
     RefundExceedsRedemption,
+    TooManyLookups,
     TransactionNotFound,
 )
-from giftcards.locks import lock_card
+from giftcards.locks import lock_card, lock_cards
+from giftcards.lookups import LookupClient, lock_card_by_code
 from giftcards.models import CardStatus, GiftCard, Product, Transaction, TransactionKind
 from giftcards.product_rules import min_validity_days, product_amount_refusal, product_validity_days
 from merchants.models import ApiKey, Merchant
@@ -62,6 +76,7 @@ class IssuedCard:
     card: GiftCard
     code: str  # the plain code, normalised; shown once to whoever issued the card
     transaction: Transaction
+    replayed: bool = False  # the key was used before: this is the first call's card
 
     @property
     def formatted_code(self) -> str:
@@ -90,11 +105,43 @@ def _check_currency(card: GiftCard, currency: str | None) -> None:
         )
 
 
-def _check_spendable(card: GiftCard, now: datetime) -> None:
+def _refusal_detail(card: GiftCard) -> str:
     if card.status in (CardStatus.VOID, CardStatus.EXPIRED, CardStatus.PENDING):
-        raise CardNotActive(f"This card is {card.get_status_display().lower()}.")
-    if card.is_expired(now):
-        raise CardNotActive("This card has expired.")
+        return f"This card is {card.get_status_display().lower()}."
+    return "This card has expired."
+
+
+def _check_spendable(card: GiftCard, now: datetime) -> None:
+    if card.spend_refusal(now) is not None:
+        raise CardNotActive(_refusal_detail(card))
+
+
+# Refusals a repeat can meet because its first call succeeded (the balance is spent, the
+# card void, the product withdrawn): they are answered with the first call's result.
+# Not found and throttled lookups come before anything is known of a card.
+_NOT_A_REPEAT = (NotFoundError, TooManyLookups)
+
+
+def _once(
+    *,
+    merchant: Merchant,
+    idempotency_key: str,
+    same: Callable[[Transaction], bool],
+    move: Callable[[], Transaction],
+) -> Transaction:
+    """Run ``move`` in a transaction (a savepoint when nested); when it fails and the
+    key was used before, the first call's row instead (``giftcards.idempotency``)."""
+    flat = in_flat_transaction()
+    try:
+        with transaction.atomic(savepoint=not flat):
+            return move()
+    except (IntegrityError, ApplicationError) as exc:
+        if not idempotency_key or flat or isinstance(exc, _NOT_A_REPEAT):
+            raise
+        first = idempotency.first_use(merchant=merchant, key=idempotency_key)
+        if first is None:
+            raise
+        return idempotency.repeat_of(first, same=same(first))
 
 
 def _write(
@@ -195,9 +242,27 @@ def giftcard_issue(
     reference: str = "",
     idempotency_key: str = "",
 ) -> IssuedCard:
-    """Create a card holding ``amount`` with a fresh code, and its ``issue`` ledger row."""
+    """Create a card holding ``amount`` with a fresh code, and its ``issue`` ledger row.
+    A repeat of the key returns the first call's card (``replayed``)."""
     _check_amount(amount)
     currency = (currency or (product.currency if product else merchant.currency)).upper()
+
+    def same(first: Transaction) -> bool:
+        return (
+            first.kind == TransactionKind.ISSUE
+            and first.amount == amount
+            and first.currency == currency
+        )
+
+    def first_card(first: Transaction) -> IssuedCard:
+        txn = idempotency.repeat_of(first, same=same(first))
+        card = txn.gift_card
+        plain = codes.decrypt(card.code_encrypted)
+        return IssuedCard(card=card, code=plain, transaction=txn, replayed=True)
+
+    earlier = idempotency.first_use(merchant=merchant, key=idempotency_key)
+    if earlier is not None:
+        return first_card(earlier)
     if product is not None:
         _check_product(product, merchant=merchant, amount=amount, currency=currency)
     if status not in (CardStatus.ACTIVE, CardStatus.PENDING):
@@ -238,22 +303,38 @@ def giftcard_issue(
                     idempotency_key=idempotency_key,
                     status=status,
                 )
-        except IntegrityError:
-            duplicate_key = (
-                bool(idempotency_key)
-                and Transaction.objects.filter(
-                    merchant=merchant, idempotency_key=idempotency_key[:255]
-                ).exists()
-            )
+        except IntegrityError as exc:
+            if idempotency_key and idempotency.is_key_clash(exc):
+                # A concurrent call with this key committed first: its card is the one.
+                earlier = idempotency.first_use(merchant=merchant, key=idempotency_key)
+                if earlier is None:  # pragma: no cover - the index names a row we see
+                    raise
+                return first_card(earlier)
             # Retry only a clash of two 75-bit codes: astronomically rare, cheap to handle.
-            if attempt == 2 or duplicate_key:
+            if attempt == 2:
                 raise
             continue
         return IssuedCard(card=card, code=sealed.plain, transaction=txn)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-@atomic_service
+def _same_movement(
+    kind: str, *, amount: int | None = None, card: Callable[[GiftCard], bool] | None = None
+) -> Callable[[Transaction], bool]:
+    def same(first: Transaction) -> bool:
+        return (
+            first.kind == kind
+            and (amount is None or first.amount == amount)
+            and (card is None or card(first.gift_card))
+        )
+
+    return same
+
+
+def _card_is(card_id: int | None, public_id: str | None) -> Callable[[GiftCard], bool]:
+    return lambda card: card.pk == card_id if card_id is not None else card.public_id == public_id
+
+
 def giftcard_redeem(
     *,
     merchant: Merchant,
@@ -267,14 +348,64 @@ def giftcard_redeem(
 ) -> Transaction:
     """Spend ``amount`` from the card. Never more than its balance, whatever runs beside it."""
     _check_amount(amount)
-    card = lock_card(merchant=merchant, card_id=card_id, public_id=public_id)
-    return _redeem_locked(
-        card,
-        amount=amount,
-        currency=currency,
-        reference=reference,
-        actor=actor,
+
+    def move() -> Transaction:
+        card = lock_card(merchant=merchant, card_id=card_id, public_id=public_id)
+        return _redeem_locked(
+            card,
+            amount=amount,
+            currency=currency,
+            reference=reference,
+            actor=actor,
+            idempotency_key=idempotency_key,
+        )
+
+    return _once(
+        merchant=merchant,
         idempotency_key=idempotency_key,
+        same=_same_movement(
+            TransactionKind.REDEEM, amount=-amount, card=_card_is(card_id, public_id)
+        ),
+        move=move,
+    )
+
+
+def giftcard_redeem_by_code(
+    *,
+    client: LookupClient,
+    code: str,
+    amount: int,
+    currency: str | None = None,
+    reference: str = "",
+    actor: Actor = None,
+    idempotency_key: str = "",
+) -> Transaction:
+    """Find the card by its code and spend from it in one call (a till scanning a card):
+    found and locked in one query, within the client's lookup budgets
+    (``giftcards.lookups``); an unknown code is counted once the transaction has rolled
+    back."""
+    _check_amount(amount)
+
+    def move() -> Transaction:
+        card = lock_card_by_code(client=client, code=code)
+        return _redeem_locked(
+            card,
+            amount=amount,
+            currency=currency,
+            reference=reference,
+            actor=actor,
+            idempotency_key=idempotency_key,
+        )
+
+    return _once(
+        merchant=client.merchant,
+        idempotency_key=idempotency_key,
+        same=_same_movement(
+            TransactionKind.REDEEM,
+            amount=-amount,
+            card=lambda card: card.code_digest == codes.digest(codes.normalise(code)),
+        ),
+        move=move,
     )
 
 
@@ -306,29 +437,6 @@ def _redeem_locked(
     )
 
 
-@atomic_service
-def giftcard_redeem_locked_card(
-    *,
-    card: GiftCard,
-    amount: int,
-    currency: str | None = None,
-    reference: str = "",
-    actor: Actor = None,
-    idempotency_key: str = "",
-) -> Transaction:
-    """Redeem a card the caller already locked in this transaction (redeem by code)."""
-    _check_amount(amount)
-    return _redeem_locked(
-        card,
-        amount=amount,
-        currency=currency,
-        reference=reference,
-        actor=actor,
-        idempotency_key=idempotency_key,
-    )
-
-
-@atomic_service
 def giftcard_reload(
     *,
     merchant: Merchant,
@@ -342,26 +450,36 @@ def giftcard_reload(
 ) -> Transaction:
     """Add ``amount`` to a reloadable card that is active or spent to zero."""
     _check_amount(amount)
-    card = lock_card(merchant=merchant, card_id=card_id, public_id=public_id)
-    now = timezone.now()
-    _check_spendable(card, now)
-    _check_currency(card, currency)
-    if not card.reloadable:
-        raise CardNotReloadable("This card cannot be reloaded.")
-    if card.balance + amount > MAX_AMOUNT:
-        raise InvalidAmount("The card's balance would exceed what the platform allows.")
-    return _write(
-        card,
-        kind=TransactionKind.RELOAD,
-        amount=amount,
-        now=now,
-        actor=actor,
-        reference=reference,
+
+    def move() -> Transaction:
+        card = lock_card(merchant=merchant, card_id=card_id, public_id=public_id)
+        now = timezone.now()
+        _check_spendable(card, now)
+        _check_currency(card, currency)
+        if not card.reloadable:
+            raise CardNotReloadable("This card cannot be reloaded.")
+        if card.balance + amount > MAX_AMOUNT:
+            raise InvalidAmount("The card's balance would exceed what the platform allows.")
+        return _write(
+            card,
+            kind=TransactionKind.RELOAD,
+            amount=amount,
+            now=now,
+            actor=actor,
+            reference=reference,
+            idempotency_key=idempotency_key,
+        )
+
+    return _once(
+        merchant=merchant,
         idempotency_key=idempotency_key,
+        same=_same_movement(
+            TransactionKind.RELOAD, amount=amount, card=_card_is(card_id, public_id)
+        ),
+        move=move,
     )
 
 
-@atomic_service
 def transaction_refund(
     *,
     merchant: Merchant,
@@ -374,6 +492,38 @@ def transaction_refund(
 ) -> Transaction:
     """Give back all (``amount=None``) or part of a redemption; never more than was
     redeemed, counting earlier refunds of it."""
+
+    def move() -> Transaction:
+        return _refund(
+            merchant=merchant,
+            transaction_id=transaction_id,
+            amount=amount,
+            reference=reference,
+            reason=reason,
+            actor=actor,
+            idempotency_key=idempotency_key,
+        )
+
+    def same(first: Transaction) -> bool:
+        return (
+            first.kind == TransactionKind.REFUND
+            and first.related_id == transaction_id
+            and (amount is None or first.amount == amount)
+        )
+
+    return _once(merchant=merchant, idempotency_key=idempotency_key, same=same, move=move)
+
+
+def _refund(
+    *,
+    merchant: Merchant,
+    transaction_id: int,
+    amount: int | None,
+    reference: str,
+    reason: str,
+    actor: Actor,
+    idempotency_key: str,
+) -> Transaction:
     redemption = (
         Transaction.objects.filter(merchant=merchant, pk=transaction_id)
         .only("pk", "gift_card_id", "kind", "amount")
@@ -403,8 +553,8 @@ def transaction_refund(
             extra={"refundable": refundable},
         )
     now = timezone.now()
-    if card.status in (CardStatus.VOID, CardStatus.EXPIRED) or card.is_expired(now):
-        raise CardNotActive(f"This card is {card.get_status_display().lower()}.")
+    if card.refund_refusal(now) is not None:
+        raise CardNotActive(_refusal_detail(card))
     return _write(
         card,
         kind=TransactionKind.REFUND,
@@ -418,7 +568,6 @@ def transaction_refund(
     )
 
 
-@atomic_service
 def giftcard_adjust(
     *,
     merchant: Merchant,
@@ -427,6 +576,7 @@ def giftcard_adjust(
     reason: str,
     actor: Actor = None,
     reference: str = "",
+    idempotency_key: str = "",
 ) -> Transaction:
     """A manual correction, up or down, always with a reason."""
     if not reason.strip():
@@ -434,27 +584,36 @@ def giftcard_adjust(
     if isinstance(amount, bool) or not isinstance(amount, int) or amount == 0:
         raise InvalidAmount("The adjustment must be a whole number of minor units, not 0.")
     _check_amount(abs(amount))
-    card = lock_card(merchant=merchant, card_id=card_id)
-    now = timezone.now()
-    if card.status in (CardStatus.VOID, CardStatus.EXPIRED):
-        raise CardNotActive(f"This card is {card.get_status_display().lower()}.")
-    if card.balance + amount < 0:
-        raise InsufficientFunds(
-            f"The card holds {card.balance}; it cannot go below 0.",
-            extra={"balance": card.balance, "currency": card.currency},
+
+    def move() -> Transaction:
+        card = lock_card(merchant=merchant, card_id=card_id)
+        now = timezone.now()
+        if card.status in (CardStatus.VOID, CardStatus.EXPIRED):
+            raise CardNotActive(f"This card is {card.get_status_display().lower()}.")
+        if card.balance + amount < 0:
+            raise InsufficientFunds(
+                f"The card holds {card.balance}; it cannot go below 0.",
+                extra={"balance": card.balance, "currency": card.currency},
+            )
+        return _write(
+            card,
+            kind=TransactionKind.ADJUST,
+            amount=amount,
+            now=now,
+            actor=actor,
+            reference=reference,
+            reason=reason.strip(),
+            idempotency_key=idempotency_key,
         )
-    return _write(
-        card,
-        kind=TransactionKind.ADJUST,
-        amount=amount,
-        now=now,
-        actor=actor,
-        reference=reference,
-        reason=reason.strip(),
+
+    return _once(
+        merchant=merchant,
+        idempotency_key=idempotency_key,
+        same=_same_movement(TransactionKind.ADJUST, amount=amount, card=_card_is(card_id, None)),
+        move=move,
     )
 
 
-@atomic_service
 def giftcard_void(
     *,
     merchant: Merchant,
@@ -465,7 +624,20 @@ def giftcard_void(
     idempotency_key: str = "",
 ) -> Transaction:
     """Deactivate the card for good; its remaining balance leaves through a ``void`` entry."""
-    card = lock_card(merchant=merchant, card_id=card_id, public_id=public_id)
+
+    def move() -> Transaction:
+        card = lock_card(merchant=merchant, card_id=card_id, public_id=public_id)
+        return _void_locked(card, reason=reason, actor=actor, idempotency_key=idempotency_key)
+
+    return _once(
+        merchant=merchant,
+        idempotency_key=idempotency_key,
+        same=_same_movement(TransactionKind.VOID, card=_card_is(card_id, public_id)),
+        move=move,
+    )
+
+
+def _void_locked(card: GiftCard, *, reason: str, actor: Actor, idempotency_key: str) -> Transaction:
     if card.status in (CardStatus.VOID, CardStatus.EXPIRED):
         raise CardNotActive(f"This card is already {card.get_status_display().lower()}.")
     return _write(
@@ -478,6 +650,62 @@ def giftcard_void(
         idempotency_key=idempotency_key,
         status=CardStatus.VOID,
     )
+
+
+@atomic_service
+def giftcards_take_back(
+    *,
+    merchant: Merchant,
+    card_ids: list[int],
+    reason: str,
+    actor: Actor = None,
+    idempotency_key: str,
+    before_void: Callable[[], object] | None = None,
+) -> list[Transaction]:
+    """Void every one of the cards, or none (an order's refund takes its cards back).
+
+    The cards are locked in id order, so no redemption slips in between the check and
+    the voids. Refused with ``CardsAlreadyUsed``, nothing changed, when any was spent
+    from, voided or expired. ``before_void`` runs after every check, under the locks (a
+    provider's refund: money goes back only for cards that will be voided, and its
+    refusal rolls nothing forward). Each card is voided under ``idempotency_key`` and its
+    pk; a repeat returns the first call's voids without running ``before_void``.
+    """
+    keys = {pk: idempotency.per_card(idempotency_key, pk) for pk in set(card_ids)}
+    cards = lock_cards(merchant=merchant, card_ids=card_ids)
+    done = {
+        txn.gift_card_id: txn
+        for txn in Transaction.objects.filter(
+            merchant=merchant, kind=TransactionKind.VOID, idempotency_key__in=keys.values()
+        )
+    }
+    if cards and all(card.pk in done for card in cards):
+        return [idempotency.repeat_of(done[card.pk], same=True) for card in cards]
+    used = [card for card in cards if not card.is_untouched]
+    if used:
+        endings = ", ".join(f"…{card.last4}" for card in used)
+        raise CardsAlreadyUsed(
+            f"{len(used)} of the {len(cards)} cards ({endings}) "
+            f"{'has' if len(used) == 1 else 'have'} already been used.",
+            used=used,
+            total=len(cards),
+        )
+    if before_void is not None:
+        before_void()
+    return [
+        _void_locked(card, reason=reason, actor=actor, idempotency_key=keys[card.pk])
+        for card in cards
+    ]
+
+
+def giftcard_hold(*, merchant: Merchant, card_id: int) -> GiftCard:
+    """Lock the card for the rest of the caller's transaction and return its row, for a
+    step that moves no money but must be decided one after another with the card's
+    movements and with other such steps (a wallet claim, a new card link). Money never
+    moves through the held row: that is the other services' work."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("giftcard_hold needs the caller's transaction to hold the lock.")
+    return lock_card(merchant=merchant, card_id=card_id)
 
 
 @atomic_service

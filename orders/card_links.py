@@ -97,9 +97,9 @@ def card_links_revoke(*, card: GiftCard) -> int:
     """Revoke every link made so far to ``card``; the new link version, which
     ``card_link_token(card)`` now carries.
 
-    The caller holds the card's lock (``giftcards.locks.lock_card``) in its transaction:
-    two revocations then count one after the other, and the last one's link is the only
-    one that works."""
+    The caller holds the card's lock (``giftcards.services.giftcard_hold``) in its
+    transaction: two revocations then count one after the other, and the last one's link
+    is the only one that works."""
     card.link_version += 1
     GiftCard.objects.filter(merchant_id=card.merchant_id, pk=card.pk).update(
         link_version=card.link_version

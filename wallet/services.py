@@ -1,13 +1,14 @@
 """Every change of a wallet: cards added when an order is fulfilled, when they were sent to
 one of the person's verified addresses, and when claimed with a code or a card link.
 
-Adding is idempotent: a card already held by the person is left as it is. Claims lock
-the card's row first, so claims of one card are decided one after the other; the
-database's unique constraints are the last word should two ever race past that. A claim
-that adds the card revokes its card links under that lock (``orders.card_links``): the
-link in an earlier message stops showing the code of a card now kept in an account. A
-code is looked up through ``giftcards.lookups`` with the same throttle as the public
-balance check (GC-5), and is never logged: only the card's public id and last 4 are.
+Adding is idempotent: a card already held by the person is left as it is. Claims hold
+the card's row first (``giftcards.services.giftcard_hold``), so claims of one card are
+decided one after the other; the database's unique constraints are the last word
+should two ever race past that. A claim that adds the card revokes its card links under
+that lock (``orders.card_links``): the link in an earlier message stops showing the code
+of a card now kept in an account. A code is looked up through ``giftcards.lookups`` with
+the same throttle as the public balance check (GC-5), and is never logged: only the
+card's public id and last 4 are.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from django.db.models import Q
 
 from accounts.models import User
 from accounts.selectors import verified_emails
-from giftcards.locks import lock_card
 from giftcards.lookups import LookupClient, find_card_by_code
 from giftcards.models import CardStatus, GiftCard
+from giftcards.services import giftcard_hold
 from orders.card_links import CardLink, card_link_check_current, card_link_read, card_links_revoke
 from orders.exceptions import CardLinkExpired, CardLinkRefused
 from orders.models import FulfilledCard, Order, OrderStatus
@@ -123,7 +124,7 @@ def wallet_sync_for_user(user: User) -> None:
 def _claim(*, user: User, card: GiftCard, how: str, link: CardLink | None = None) -> ClaimResult:
     with transaction.atomic():
         # Claims of one card wait for each other here.
-        locked = lock_card(merchant=card.merchant, card_id=card.pk)
+        locked = giftcard_hold(merchant=card.merchant, card_id=card.pk)
         if locked.status == CardStatus.VOID:
             raise CardNotClaimable(
                 f"The card ending {locked.last4} has been cancelled and can no longer be used, "

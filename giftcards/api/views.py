@@ -22,7 +22,7 @@ from giftcards.api import examples as ex
 from giftcards.api import serializers as s
 from giftcards.api.render import card_json, movement_json, transaction_json
 from giftcards.exceptions import ProductUnavailable
-from giftcards.lookups import LookupClient, find_card_by_code, lock_card_by_code
+from giftcards.lookups import LookupClient, find_card_by_code
 from giftcards.models import GiftCard, LookupChannel, Transaction
 from merchants.api.authentication import ApiClient
 from merchants.api.schema import IDEMPOTENCY_HEADER, IDEMPOTENCY_REFUSALS
@@ -354,14 +354,13 @@ class GiftCardRedeemByCodeView(GiftCardRedeemView):
         data = s.RedeemByCodeInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        client = self._client(request)
-
-        def redeem(**arguments: Any) -> Transaction:
-            # Found and locked in one query; an unknown code is counted after rollback.
-            card = lock_card_by_code(client=client, code=values["code"])
-            return services.giftcard_redeem_locked_card(card=card, **arguments)
-
-        return self._move(request, redeem, **_money(values))
+        return self._move(
+            request,
+            services.giftcard_redeem_by_code,
+            client=self._client(request),
+            code=values["code"],
+            **_money(values),
+        )
 
 
 class GiftCardReloadView(GiftCardAPIView):

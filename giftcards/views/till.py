@@ -7,26 +7,23 @@ a receipt.
    ``public_id``, re-checked against the merchant on every step (404 otherwise).
 2. ``till-amount``: POST the amount; it is refused before confirming when it cannot be
    spent. Otherwise a confirm page restates it and carries a one-time token, kept in
-   the session with the amount the clerk saw.
+   the session with the amount the clerk saw (``giftcards.till.confirmations``).
 3. ``till-redeem``: POST the confirmation; ``services.giftcard_redeem`` spends it with
-   the token as its idempotency key. A second POST of the same confirmation (double
-   click, reload, a retry after a network failure) shows the first result instead of
+   the token as its idempotency key (``giftcards.idempotency.till_key``). A second POST
+   of the same confirmation (double click, reload, a retry after a network failure)
+   gets the first redemption back from the service and shows its receipt instead of
    spending again.
 4. ``till-receipt``: the printable receipt, addressed by the transaction's public id.
 
-Every step works as plain HTML forms; with JavaScript, htmx swaps the till panel only.
+Every step works as plain HTML forms (``giftcards.till.forms``); with JavaScript, htmx
+swaps the till panel only.
 """
 
 from __future__ import annotations
 
-import re
-import secrets
-import time
 from datetime import timedelta
 from typing import Any
 
-from django import forms
-from django.db import IntegrityError, transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
@@ -34,177 +31,34 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from django.views.generic import TemplateView
 
-from accounts.models import User
 from core.errors import ApplicationError
 from core.money import AmountInvalid, format_money, parse_amount
 from core.net import client_ip
-from giftcards import codes, selectors, services
+from giftcards import idempotency, selectors, services
 from giftcards.exceptions import CardNotFound, TooManyLookups, TransactionNotFound
 from giftcards.lookups import LookupClient, find_card_by_code
-from giftcards.models import CardStatus, GiftCard, LookupChannel, Transaction, TransactionKind
-from merchants.models import Merchant, Role
+from giftcards.models import GiftCard, LookupChannel, Transaction, TransactionKind
+from giftcards.till import confirmations
+from giftcards.till.forms import AmountForm, LookupForm
+from merchants.models import Role
 from merchants.tenancy import MerchantViewMixin
 
-PENDING_KEY = "till_pending"  # token -> the redemption the clerk is asked to confirm
-DONE_KEY = "till_done"  # token -> public id of the transaction it produced
-KEEP_TOKENS = 20
-TOKEN_TTL = timedelta(minutes=15)
-_TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
-
-
-# --- Forms ------------------------------------------------------------------------------
-
-
-class CodeInput(forms.TextInput):
-    """A text input that never writes what was typed back into the page."""
-
-    def format_value(self, value: Any) -> str | None:
-        return None
-
-
-class LookupForm(forms.Form):
-    code = forms.CharField(
-        label="Gift card code",
-        max_length=64,
-        help_text="Type the 16 characters or scan the card. Dashes and spaces are optional.",
-        error_messages={"required": "Enter or scan the card's code."},
-        widget=CodeInput(
-            attrs={
-                "autocomplete": "off",
-                "autocapitalize": "characters",
-                "spellcheck": "false",
-                "autofocus": True,
-                "class": "till-code",
-            }
-        ),
-    )
-
-    def clean_code(self) -> str:
-        raw: str = self.cleaned_data["code"]
-        try:
-            codes.normalise(raw)
-        except codes.InvalidCode:
-            raise forms.ValidationError(
-                "This is not a valid gift card code: check the code for typos. "
-                "A code has 16 characters, like ABCD-EFGH-JKMN-PQRS.",
-                code="typo",
-            ) from None
-        return raw
-
-
-class AmountForm(forms.Form):
-    card = forms.CharField(widget=forms.HiddenInput, max_length=40)
-    amount = forms.CharField(
-        label="Amount to redeem",
-        max_length=24,
-        error_messages={"required": "Enter the amount to redeem."},
-        widget=forms.TextInput(
-            attrs={"inputmode": "decimal", "autocomplete": "off", "autofocus": True}
-        ),
-    )
-    reference = forms.CharField(
-        label="Reference (optional)",
-        help_text="A receipt or order number from your till, printed on the receipt.",
-        max_length=200,
-        required=False,
-        widget=forms.TextInput(attrs={"autocomplete": "off"}),
-    )
-
-
-# --- Helpers ----------------------------------------------------------------------------
+_SPEND_PROBLEMS = {
+    "void": "This card has been voided and cannot be used.",
+    "expired": "This card has expired and cannot be used.",
+    "pending": "This card is not active yet.",
+}
 
 
 def spend_problem(card: GiftCard) -> str:
-    """Why nothing can be redeemed from this card now, or "" when something can."""
-    if card.status == CardStatus.VOID:
-        return "This card has been voided and cannot be used."
-    if card.status == CardStatus.EXPIRED or card.is_expired():
-        return "This card has expired and cannot be used."
-    if card.status == CardStatus.PENDING:
-        return "This card is not active yet."
+    """Why nothing can be redeemed from this card now, or "" when something can (the
+    card's own answer, ``GiftCard.spend_refusal``, in the clerk's words)."""
+    refusal = card.spend_refusal()
+    if refusal is not None:
+        return _SPEND_PROBLEMS[refusal]
     if card.balance <= 0:
         return "This card has been spent in full."
     return ""
-
-
-def _idempotency_key(token: str) -> str:
-    return f"till:{token}"
-
-
-def _redemption_for(merchant_id: int, token: str) -> Transaction | None:
-    return (
-        Transaction.objects.filter(
-            merchant_id=merchant_id,
-            kind=TransactionKind.REDEEM,
-            idempotency_key=_idempotency_key(token),
-        )
-        .order_by("pk")
-        .first()
-    )
-
-
-class _AlreadyRedeemed(Exception):
-    """Another request redeemed this confirmation first; undo ours."""
-
-
-def redeem_once(
-    *,
-    merchant: Merchant,
-    actor: User,
-    card: GiftCard,
-    amount: int,
-    reference: str,
-    token: str,
-) -> tuple[Transaction, bool]:
-    """Redeem at most once per confirmation token: (transaction, replayed).
-
-    The token is the ledger entry's idempotency key. A concurrent POST of the same
-    confirmation waits on the card's row lock inside ``giftcard_redeem``; the ledger's
-    unique key then refuses its entry (and, should that constraint ever go, the check
-    below, made under the same lock before commit, still catches it). Its transaction
-    rolls back and the first result is shown instead.
-    """
-    existing = _redemption_for(merchant.pk, token)
-    if existing is not None:
-        return existing, True
-    try:
-        with transaction.atomic():
-            txn = services.giftcard_redeem(
-                merchant=merchant,
-                card_id=card.pk,
-                amount=amount,
-                currency=card.currency,
-                reference=reference,
-                actor=actor,
-                idempotency_key=_idempotency_key(token),
-            )
-            first = _redemption_for(merchant.pk, token)
-            if first is not None and first.pk != txn.pk:
-                raise _AlreadyRedeemed
-    except (_AlreadyRedeemed, IntegrityError, ApplicationError):
-        # IntegrityError: the ledger's unique (merchant, idempotency_key) refused a
-        # concurrent duplicate; either way the first redemption stands.
-        existing = _redemption_for(merchant.pk, token)
-        if existing is not None:
-            return existing, True
-        raise
-    return txn, False
-
-
-def _remember(session: Any, key: str, token: str, value: Any) -> None:
-    entries: dict[str, Any] = dict(session.get(key, {}))
-    entries[token] = value
-    # Dicts keep insertion order: drop the oldest beyond the cap.
-    session[key] = dict(list(entries.items())[-KEEP_TOKENS:])
-
-
-def _forget(session: Any, key: str, token: str) -> None:
-    entries: dict[str, Any] = dict(session.get(key, {}))
-    if entries.pop(token, None) is not None:
-        session[key] = entries
-
-
-# --- Views ------------------------------------------------------------------------------
 
 
 @method_decorator(never_cache, name="dispatch")
@@ -301,19 +155,13 @@ class TillAmountView(TillMixin):
                 f"redeem {format_money(amount, card.currency)} from it.",
             )
             return self.amount_step(card, form, status=422)
-        token = secrets.token_urlsafe(24)
         reference = form.cleaned_data["reference"].strip()
-        _remember(
+        token = confirmations.confirmation_new(
             request.session,
-            PENDING_KEY,
-            token,
-            {
-                "merchant": self.merchant.pk,
-                "card": card.public_id,
-                "amount": amount,
-                "reference": reference,
-                "created": int(time.time()),
-            },
+            merchant_id=self.merchant.pk,
+            card_public_id=card.public_id,
+            amount=amount,
+            reference=reference,
         )
         return self.show(
             step="confirm",
@@ -343,23 +191,22 @@ class TillRedeemView(TillMixin):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         card = self.get_card(request.POST.get("card"))
         token = request.POST.get("token", "")
-        if not _TOKEN.match(token):
+        if not confirmations.is_token(token):
             raise Http404("No such confirmation")
-        done = request.session.get(DONE_KEY, {}).get(token)
+        done = confirmations.redeemed_as(request.session, token)
         if done:
             txn = Transaction.objects.filter(merchant=self.merchant, public_id=done).first()
             if txn is not None:
                 return self._receipt(request, txn)
-        existing = _redemption_for(self.merchant.pk, token)
-        if existing is not None:
-            return self._receipt(request, existing)
-        pending = request.session.get(PENDING_KEY, {}).get(token)
-        fresh = pending is not None and time.time() - pending["created"] < TOKEN_TTL.total_seconds()
-        if (
-            not fresh
-            or pending["merchant"] != self.merchant.pk
-            or pending["card"] != card.public_id
-        ):
+        confirmed = confirmations.confirmation_get(
+            request.session, token, merchant_id=self.merchant.pk, card_public_id=card.public_id
+        )
+        if confirmed is None:
+            # A confirmation redeemed in another tab of this session (its pending entry
+            # is gone) still shows its receipt: the ledger row under its key.
+            earlier = idempotency.first_use(merchant=self.merchant, key=idempotency.till_key(token))
+            if earlier is not None and earlier.kind == TransactionKind.REDEEM:
+                return self._receipt(request, earlier)
             return self.amount_step(
                 card,
                 error="This confirmation has expired or belongs to another card. "
@@ -367,16 +214,19 @@ class TillRedeemView(TillMixin):
                 status=409,
             )
         try:
-            txn, _replayed = redeem_once(
+            # A second POST of this confirmation (a double click, a retry) gets the
+            # first one's ledger row back from the service: one redemption per token.
+            txn = services.giftcard_redeem(
                 merchant=self.merchant,
+                card_id=card.pk,
+                amount=confirmed.amount,
+                currency=card.currency,
+                reference=confirmed.reference,
                 actor=request.user,  # type: ignore[arg-type]
-                card=card,
-                amount=int(pending["amount"]),
-                reference=str(pending["reference"]),
-                token=token,
+                idempotency_key=idempotency.till_key(token),
             )
         except ApplicationError as exc:
-            _forget(request.session, PENDING_KEY, token)
+            confirmations.confirmation_close(request.session, token)
             card.refresh_from_db()
             detail = str(exc.detail)
             if exc.code == "insufficient_funds":
@@ -387,8 +237,7 @@ class TillRedeemView(TillMixin):
             elif spend_problem(card):
                 detail = "Nothing was redeemed."  # the page says why the card is unusable
             return self.amount_step(card, error=detail, status=422)
-        _forget(request.session, PENDING_KEY, token)
-        _remember(request.session, DONE_KEY, token, txn.public_id)
+        confirmations.confirmation_close(request.session, token, redeemed=txn.public_id)
         return self._receipt(request, txn)
 
 

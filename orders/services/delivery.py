@@ -27,8 +27,8 @@ from communications.services import Recipient, send
 from core.money import format_money
 from core.site import site_url
 from giftcards import codes
-from giftcards.locks import lock_card
 from giftcards.models import CardStatus, GiftCard
+from giftcards.services import giftcard_hold
 from merchants.models import Merchant
 from orders.card_links import card_link_token, card_links_reinstate, card_links_revoke
 from orders.exceptions import ResendRateLimited, ResendRefused
@@ -192,7 +192,7 @@ def delivery_resend(*, delivery_id: int, actor: User | None) -> CardDelivery:
         delivery = lock_delivery(delivery_id=delivery_id)
         if delivery is None:  # pragma: no cover - deliveries are never deleted
             raise ResendRefused("No such delivery.")
-        card = lock_card(merchant=order.merchant, card_id=delivery.card.gift_card_id)
+        card = giftcard_hold(merchant=order.merchant, card_id=delivery.card.gift_card_id)
         delivery.card.gift_card = card  # the message is written from the locked row
         _check_resendable(order, delivery, card)
         recent = _recent_resends(card.pk, now)

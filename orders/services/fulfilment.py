@@ -22,6 +22,7 @@ from communications.models import Channel, Event
 from communications.services import Recipient, send
 from core.money import format_money
 from core.site import site_url
+from giftcards.idempotency import order_unit_key
 from giftcards.services import giftcard_issue
 from orders.hooks import order_fulfilled
 from orders.locks import lock_order
@@ -70,15 +71,13 @@ def order_fulfil(*, order_id: int) -> Order:
             raise refuse_transition(order, action="fulfilled")
         now = timezone.now()
         lines = list(order.lines.select_related("product").order_by("pk"))
-        done = set(FulfilledCard.objects.filter(order=order).values_list("line_id", "unit_index"))
         deliveries: list[CardDelivery] = []
         issued = 0
         for line in lines:
             email, phone = _card_recipient(order, line)
             for unit in range(line.quantity):
-                if (line.pk, unit) in done:
-                    continue
-                card = giftcard_issue(
+                # One card per unit, by the unit's key: a repeat returns the first card.
+                unit_card = giftcard_issue(
                     merchant=order.merchant,
                     amount=line.amount,
                     currency=order.currency,
@@ -87,8 +86,16 @@ def order_fulfil(*, order_id: int) -> Order:
                     recipient_phone=phone,
                     metadata={"order": order.public_id, "line": line.pk, "unit": unit},
                     reference=order.public_id,
-                    idempotency_key=f"order:{order.public_id}:{line.pk}:{unit}",
-                ).card
+                    idempotency_key=order_unit_key(order=order.public_id, line=line.pk, unit=unit),
+                )
+                if (
+                    unit_card.replayed
+                    and FulfilledCard.objects.filter(
+                        order=order, line=line, unit_index=unit
+                    ).exists()
+                ):
+                    continue
+                card = unit_card.card
                 fulfilled = FulfilledCard.objects.create(
                     merchant_id=order.merchant_id,
                     order=order,

@@ -18,9 +18,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from giftcards.locks import lock_card
-from giftcards.models import CardStatus
-from giftcards.services import giftcard_void
+from giftcards.exceptions import CardsAlreadyUsed
+from giftcards.idempotency import order_refund_key
+from giftcards.services import giftcards_take_back
 from orders.exceptions import RefundRefused
 from orders.locks import lock_order
 from orders.models import CardDelivery, DeliveryStatus, FulfilledCard, Order, OrderStatus
@@ -57,38 +57,32 @@ def order_refund(
             .order_by("gift_card_id")
             .values_list("gift_card_id", flat=True)
         )
-        cards = [lock_card(merchant=order.merchant, card_id=pk) for pk in card_ids]
-        used = [
-            card
-            for card in cards
-            if card.balance < card.initial_amount
-            or card.status not in (CardStatus.ACTIVE, CardStatus.PENDING)
-        ]
-        if used:
+        note = reason.strip() or f"Order {order.public_id} refunded"
+        try:
+            # The cards are locked and checked, the provider refunds (inside the lock and
+            # after every check: money goes back only for an order that will be refunded
+            # here, and a provider refusal rolls nothing forward), then each is voided.
+            giftcards_take_back(
+                merchant=order.merchant,
+                card_ids=card_ids,
+                reason=note,
+                actor=actor,
+                idempotency_key=order_refund_key(order=order.public_id),
+                before_void=(lambda: refund_at_provider(order)) if at_provider else None,
+            )
+        except CardsAlreadyUsed as exc:
+            used = exc.used
             logger.warning("order_refund_refused", order=order.public_id, used_cards=len(used))
             endings = ", ".join(f"…{card.last4}" for card in used)
             raise RefundRefused(
-                f"This order cannot be refunded: {len(used)} of its {len(cards)} cards "
+                f"This order cannot be refunded: {len(used)} of its {exc.total} cards "
                 f"({endings}) {'has' if len(used) == 1 else 'have'} already been used.",
                 extra={"used_cards": [card.public_id for card in used]},
-            )
-        if at_provider:
-            # Inside the lock and after every check: money goes back only for an order
-            # that will be refunded here, and a provider refusal rolls nothing forward.
-            refund_at_provider(order)
-        note = reason.strip() or f"Order {order.public_id} refunded"
-        for card in cards:
-            giftcard_void(
-                merchant=order.merchant,
-                card_id=card.pk,
-                reason=note,
-                actor=actor,
-                idempotency_key=f"order-refund:{order.public_id}:{card.pk}",
-            )
+            ) from None
         now = timezone.now()
         CardDelivery.objects.filter(order=order, status=DeliveryStatus.SCHEDULED).update(
             status=DeliveryStatus.CANCELLED, failure_reason="Order refunded"
         )
         move_order(order, status=OrderStatus.REFUNDED, now=now, refunded_at=now)
-        logger.info("order_refunded", order=order.public_id, cards_voided=len(cards))
+        logger.info("order_refunded", order=order.public_id, cards_voided=len(card_ids))
     return order
