@@ -20,6 +20,7 @@ from giftcards.jobs import (
     purge_idempotency_records_task,
 )
 from giftcards.models import CardStatus, GiftCard, Transaction, TransactionKind
+from giftcards.tests.factories import IssuedCardFactory
 from merchants.models import IdempotencyRecord, Merchant
 
 pytestmark = pytest.mark.django_db
@@ -34,7 +35,7 @@ AFTER_EXPIRY = EXPIRY + timedelta(hours=1)
 def issue(merchant: Merchant, amount: int = 1000, **kwargs: Any) -> GiftCard:
     kwargs.setdefault("expires_at", EXPIRY)
     with time_machine.travel(START, tick=False):
-        return services.giftcard_issue(merchant=merchant, amount=amount, **kwargs).card
+        return IssuedCardFactory(merchant=merchant, amount=amount, **kwargs).card
 
 
 def ledger(card: GiftCard) -> list[tuple[str, int, int]]:
