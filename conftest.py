@@ -1,4 +1,4 @@
-"""Fixtures every test can use: people, merchants, staff at each role, API clients."""
+"""Fixtures every test can use: people, merchants, staff at each role, a product, API clients."""
 
 from __future__ import annotations
 
@@ -11,9 +11,16 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from accounts.models import User
+from giftcards.models import Product
+from giftcards.tests.factories import ProductFactory
 from merchants.models import Membership, Merchant, Role
-from merchants.services import api_key_create
-from tests.factories import PASSWORD, MembershipFactory, MerchantFactory, UserFactory
+from tests.factories import (
+    PASSWORD,
+    ApiKeyFactory,
+    MembershipFactory,
+    MerchantFactory,
+    UserFactory,
+)
 from tests.smtp import Mailbox, running_smtp_server
 
 
@@ -84,8 +91,14 @@ def owner_client(owner: User) -> Client:
 
 
 @pytest.fixture
+def product(merchant: Merchant) -> Product:
+    """The merchant's "Coffee card", sold at €25 and €50."""
+    return ProductFactory(merchant=merchant)
+
+
+@pytest.fixture
 def api_key(merchant: Merchant) -> str:
-    return api_key_create(merchant=merchant, name="tests").plaintext
+    return ApiKeyFactory(merchant=merchant).plaintext
 
 
 @pytest.fixture
@@ -98,6 +111,6 @@ def api_client(api_key: str) -> APIClient:
 @pytest.fixture
 def other_api_client(other_merchant: Merchant) -> APIClient:
     client = APIClient()
-    key = api_key_create(merchant=other_merchant, name="other").plaintext
+    key = ApiKeyFactory(merchant=other_merchant, name="other").plaintext
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
     return client

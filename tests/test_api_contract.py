@@ -27,8 +27,7 @@ from giftcards.api import examples
 from giftcards.models import GiftCard
 from giftcards.tests.helpers import issue
 from merchants.models import Merchant
-from merchants.services import api_key_create
-from tests.factories import MerchantFactory
+from tests.factories import ApiKeyFactory, MerchantFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.contract]
 
@@ -64,7 +63,7 @@ def contract_key() -> str:
     _seed_the_documented_card(merchant)
     for amount in (2500, 5000):
         issue(merchant, amount)
-    return api_key_create(merchant=merchant, name="contract").plaintext
+    return ApiKeyFactory(merchant=merchant, name="contract").plaintext
 
 
 def _config(key: str) -> schemathesis.Config:

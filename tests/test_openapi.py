@@ -20,9 +20,9 @@ from communications.services import settings_update
 from giftcards import codes, services
 from giftcards.tests.helpers import issue
 from merchants.models import Merchant
-from merchants.services import api_key_create
 from merchants.tenancy import scopes_required
 from otp.tests.helpers import last_sms_code
+from tests.factories import ApiKeyFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -206,7 +206,7 @@ def test_one_time_code_responses_match_the_schema(
     assert check(request, phone).status_code == 503  # switched off
     assert check(request, phone, client=APIClient()).status_code == 401
     no_scope = APIClient()
-    key = api_key_create(merchant=merchant, name="cards", scopes=["cards:read"]).plaintext
+    key = ApiKeyFactory(merchant=merchant, name="cards", scopes=["cards:read"]).plaintext
     no_scope.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
     assert check(verify, {**check_code, "code": "1"}, client=no_scope).status_code == 403
 

@@ -18,11 +18,11 @@ from giftcards.models import (
     FailedCodeLookup,
     GiftCard,
     LookupChannel,
-    Product,
     Transaction,
     TransactionKind,
 )
 from giftcards.services import IssuedCard
+from giftcards.tests.factories import IssuedCardFactory, ProductFactory
 from merchants.models import Merchant
 
 pytestmark = pytest.mark.django_db
@@ -32,7 +32,7 @@ LEDGER = reverse("admin:giftcards_transaction_changelist")
 
 
 def issue(merchant: Merchant, amount: int = 2500, **kwargs: Any) -> IssuedCard:
-    return services.giftcard_issue(merchant=merchant, amount=amount, **kwargs)
+    return IssuedCardFactory(merchant=merchant, amount=amount, **kwargs)
 
 
 def assert_no_code(html: str, *issued: IssuedCard) -> None:
@@ -254,9 +254,7 @@ def test_ledger_admin_is_read_only_and_searchable_by_card(
 def test_product_admin_lists_and_takes_products_off_sale(
     admin_client: Client, merchant: Merchant
 ) -> None:
-    product = Product.objects.create(
-        merchant=merchant, name="Classic card", currency="EUR", denominations=[1000, 2500]
-    )
+    product = ProductFactory(merchant=merchant, name="Classic card", denominations=[1000, 2500])
     url = reverse("admin:giftcards_product_changelist")
 
     html = admin_client.get(url, {"q": "classic"}).content.decode()

@@ -12,10 +12,11 @@ from rest_framework.test import APIClient
 
 from core.serializers import REPEATED_PARAMETER, UNKNOWN_FIELD, UNKNOWN_PARAMETER
 from giftcards import codes, services
-from giftcards.models import FailedCodeLookup, GiftCard, Product, Transaction
+from giftcards.models import FailedCodeLookup, GiftCard, Transaction
+from giftcards.tests.factories import ProductFactory
 from giftcards.tests.helpers import issue, snapshot
 from merchants.models import Merchant
-from merchants.services import api_key_create
+from tests.factories import ApiKeyFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -76,9 +77,7 @@ def test_issue_returns_the_card_with_its_code_once(api_client: APIClient) -> Non
 
 
 def test_issue_with_a_product(api_client: APIClient, merchant: Merchant) -> None:
-    product = Product.objects.create(
-        merchant=merchant, name="P", currency="EUR", denominations=[1000]
-    )
+    product = ProductFactory(merchant=merchant, name="P", denominations=[1000])
     response = post(
         api_client,
         "/api/v1/gift-cards/",
@@ -312,7 +311,7 @@ def test_the_throttle_is_per_key(api_client: APIClient, merchant: Merchant, sett
         post(api_client, "/api/v1/gift-cards/lookup/", {"code": codes.generate()})
     other = APIClient(REMOTE_ADDR="10.1.2.3")
     other.credentials(
-        HTTP_AUTHORIZATION="Bearer " + api_key_create(merchant=merchant, name="second").plaintext
+        HTTP_AUTHORIZATION="Bearer " + ApiKeyFactory(merchant=merchant, name="second").plaintext
     )
     assert post(other, "/api/v1/gift-cards/lookup/", {"code": codes.generate()}).status_code == 404
 
@@ -332,7 +331,7 @@ def test_a_second_key_from_the_same_address_is_not_braked(
         Client().post(f"/s/{merchant.slug}/balance/", {"code": codes.generate()})
     other = APIClient()
     other.credentials(
-        HTTP_AUTHORIZATION="Bearer " + api_key_create(merchant=merchant, name="second").plaintext
+        HTTP_AUTHORIZATION="Bearer " + ApiKeyFactory(merchant=merchant, name="second").plaintext
     )
     assert post(other, "/api/v1/gift-cards/lookup/", {"code": codes.generate()}).status_code == 404
 
@@ -389,9 +388,7 @@ def _refusal_cases(merchant: Merchant) -> list[tuple[str, dict[str, Any], int, s
     fixed = issue(
         merchant,
         1000,
-        product=Product.objects.create(
-            merchant=merchant, name="F", currency="EUR", denominations=[1000]
-        ),
+        product=ProductFactory(merchant=merchant, name="F", denominations=[1000]),
     ).card
     voided = issue(merchant, 1000).card
     services.giftcard_void(merchant=merchant, card_id=voided.pk)
@@ -636,7 +633,7 @@ def test_scopes_limit_what_a_key_may_do(merchant: Merchant) -> None:
     reader = APIClient()
     reader.credentials(
         HTTP_AUTHORIZATION="Bearer "
-        + api_key_create(merchant=merchant, name="read", scopes=["cards:read"]).plaintext
+        + ApiKeyFactory(merchant=merchant, name="read", scopes=["cards:read"]).plaintext
     )
     assert reader.get(f"/api/v1/gift-cards/{card.public_id}/").status_code == 200
     denied = post(reader, f"/api/v1/gift-cards/{card.public_id}/redeem/", {"amount": 1})

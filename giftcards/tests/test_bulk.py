@@ -30,6 +30,7 @@ from giftcards.models import (
     TransactionKind,
 )
 from giftcards.tasks import bulk_issue
+from giftcards.tests.factories import ProductFactory
 from giftcards.tests.helpers import ledger_sum
 from merchants.models import Membership, Merchant, Role
 
@@ -151,9 +152,7 @@ def test_a_queued_job_page_polls_and_offers_a_refresh_link(
 def test_count_with_product_and_expiry(
     manager_client: Client, merchant: Merchant, run_on_commit: Any
 ) -> None:
-    product = Product.objects.create(
-        merchant=merchant, name="Summer", currency="EUR", denominations=[2500, 5000]
-    )
+    product = ProductFactory(merchant=merchant, name="Summer", denominations=[2500, 5000])
     day = timezone.localdate() + timedelta(days=400)
     with run_on_commit():
         response = post_count(
@@ -194,9 +193,7 @@ def test_count_form_refusals_create_nothing(
 def test_a_product_amount_it_does_not_come_in_is_refused(
     manager_client: Client, merchant: Merchant
 ) -> None:
-    product = Product.objects.create(
-        merchant=merchant, name="Classic", currency="EUR", denominations=[2500, 5000]
-    )
+    product = ProductFactory(merchant=merchant, name="Classic", denominations=[2500, 5000])
     response = post_count(
         manager_client, merchant, count="2", amount="30", product=product.public_id
     )
@@ -208,7 +205,7 @@ def test_a_product_amount_it_does_not_come_in_is_refused(
 def test_another_merchants_product_cannot_be_chosen(
     manager_client: Client, merchant: Merchant, other_merchant: Merchant
 ) -> None:
-    theirs = Product.objects.create(merchant=other_merchant, name="Theirs", currency="EUR")
+    theirs = ProductFactory(merchant=other_merchant, name="Theirs", denominations=[])
     response = post_count(manager_client, merchant, count="1", amount="5", product=theirs.public_id)
     assert response.status_code == 422
     assert "Select a valid choice" in response.content.decode()
@@ -216,7 +213,7 @@ def test_another_merchants_product_cannot_be_chosen(
 
 
 def test_a_count_job_stops_at_the_first_refusal(merchant: Merchant, manager: User) -> None:
-    product = Product.objects.create(merchant=merchant, name="Gone", currency="EUR")
+    product = ProductFactory(merchant=merchant, name="Gone", denominations=[])
     job = bulk.bulk_job_create_count(
         merchant=merchant, actor=manager, count=50, amount=500, product=product
     )

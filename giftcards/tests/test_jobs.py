@@ -15,6 +15,7 @@ from giftcards import services
 from giftcards.jobs import expire_due_cards
 from giftcards.models import CardStatus, GiftCard, Transaction, TransactionKind
 from giftcards.tasks import expire_gift_cards
+from giftcards.tests.factories import IssuedCardFactory
 from merchants.models import Merchant
 
 pytestmark = pytest.mark.django_db
@@ -29,7 +30,7 @@ AFTER_EXPIRY = EXPIRY + timedelta(hours=1)
 def issue(merchant: Merchant, amount: int = 1000, **kwargs: Any) -> GiftCard:
     kwargs.setdefault("expires_at", EXPIRY)
     with time_machine.travel(START, tick=False):
-        return services.giftcard_issue(merchant=merchant, amount=amount, **kwargs).card
+        return IssuedCardFactory(merchant=merchant, amount=amount, **kwargs).card
 
 
 def ledger(card: GiftCard) -> list[tuple[str, int, int]]:

@@ -19,8 +19,8 @@ from giftcards.lookups import LookupClient, claim, find_card_by_code, remaining_
 from giftcards.models import FailedCodeLookup, LookupChannel
 from giftcards.tests.helpers import issue
 from merchants.models import ApiKey, Merchant
-from merchants.services import api_key_create
 from tests.concurrency import in_threads
+from tests.factories import ApiKeyFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -49,7 +49,7 @@ def api(merchant: Merchant, key: ApiKey, *, ip: str = CAFE_WIFI) -> LookupClient
 
 @pytest.fixture
 def key(merchant: Merchant) -> ApiKey:
-    return api_key_create(merchant=merchant, name="pos").api_key
+    return ApiKeyFactory(merchant=merchant, name="pos").api_key
 
 
 def test_a_client_is_stopped_after_the_limit(merchant: Merchant, clerk: User, settings) -> None:

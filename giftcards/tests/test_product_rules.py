@@ -15,6 +15,7 @@ from giftcards.product_rules import (
     product_terms_refusal,
     product_validity_days,
 )
+from giftcards.tests.factories import ProductFactory
 from merchants.models import Merchant
 
 pytestmark = pytest.mark.django_db
@@ -23,7 +24,8 @@ pytestmark = pytest.mark.django_db
 def product(merchant: Merchant, **values: Any) -> Product:
     values.setdefault("name", "Classic")
     values.setdefault("currency", "EUR")
-    return Product.objects.create(merchant=merchant, **values)
+    values.setdefault("denominations", [])
+    return ProductFactory(merchant=merchant, **values)
 
 
 def test_fixed_amounts_allow_only_themselves(merchant: Merchant) -> None:

@@ -21,7 +21,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from giftcards.models import GiftCard, Transaction, TransactionKind
-from giftcards.services import IssuedCard, giftcard_issue
+from giftcards.services import IssuedCard
+from giftcards.tests.factories import IssuedCardFactory
 from merchants.models import IdempotencyRecord, Merchant
 
 pytestmark = pytest.mark.django_db
@@ -33,7 +34,7 @@ CACHED_READ_BUDGET = 1  # key lookup only: the card comes from the cache
 
 @pytest.fixture
 def card(merchant: Merchant) -> IssuedCard:
-    return giftcard_issue(merchant=merchant, amount=10_000)
+    return IssuedCardFactory(merchant=merchant, amount=10_000)
 
 
 def _redeem_by_id(client: APIClient, card: IssuedCard, key: str, amount: int = 100) -> Any:

@@ -23,22 +23,11 @@ from giftcards.exceptions import (
     RefundExceedsRedemption,
 )
 from giftcards.models import CardStatus, GiftCard, Product, Transaction, TransactionKind
+from giftcards.tests.factories import ProductFactory
 from giftcards.tests.helpers import issue, ledger_sum, snapshot
 from merchants.models import Merchant
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def product(merchant: Merchant) -> Product:
-    return Product.objects.create(
-        merchant=merchant,
-        name="Classic",
-        currency="EUR",
-        denominations=[2500, 5000],
-        validity_days=730,
-        reloadable=False,
-    )
 
 
 def test_issue_writes_the_card_and_its_issue_entry(merchant: Merchant, owner) -> None:
@@ -53,7 +42,8 @@ def test_issue_writes_the_card_and_its_issue_entry(merchant: Merchant, owner) ->
     assert card.metadata == {"order": "A1"}
 
 
-def test_issue_from_a_product_takes_its_rules(merchant: Merchant, product: Product) -> None:
+def test_issue_from_a_product_takes_its_rules(merchant: Merchant) -> None:
+    product = ProductFactory(merchant=merchant, validity_days=730, reloadable=False)
     card = issue(merchant, 5000, product=product).card
     assert card.reloadable is False
     assert card.expires_at is not None
@@ -86,9 +76,7 @@ def test_issue_refuses_another_merchants_product(other_merchant, product: Produc
 
 
 def test_custom_amount_products_enforce_min_and_max(merchant: Merchant) -> None:
-    custom = Product.objects.create(
-        merchant=merchant, name="Any", currency="EUR", min_amount=500, max_amount=50000
-    )
+    custom = ProductFactory(merchant=merchant, min_amount=500, max_amount=50000)
     issue(merchant, 500, product=custom)
     with pytest.raises(InvalidAmount, match="smallest"):
         issue(merchant, 499, product=custom)

@@ -22,6 +22,7 @@ from giftcards.models import (
     Product,
     Transaction,
 )
+from giftcards.tests.factories import IssuedCardFactory
 from merchants.models import Membership, Merchant, Role
 
 pytestmark = pytest.mark.django_db
@@ -35,7 +36,7 @@ def url(name: str, merchant: Merchant, *args: str) -> str:
 
 
 def issue(merchant: Merchant, amount: int = 5000, **kwargs: Any) -> services.IssuedCard:
-    return services.giftcard_issue(merchant=merchant, amount=amount, **kwargs)
+    return IssuedCardFactory(merchant=merchant, amount=amount, **kwargs)
 
 
 def redeem(card: GiftCard, amount: int, **kwargs: Any) -> Transaction:

@@ -16,8 +16,9 @@ from giftcards import services as card_services
 from giftcards.models import GiftCard, Transaction
 from giftcards.tests.helpers import issue, snapshot
 from merchants.models import Merchant
-from merchants.services import API_SCOPES, api_key_create
+from merchants.services import API_SCOPES
 from otp.models import OneTimeCode
+from tests.factories import ApiKeyFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -66,7 +67,7 @@ def _expected(view_class: type[APIView], method: str) -> tuple[str, ...] | None:
 
 def _client(merchant: Merchant, scopes: list[str]) -> APIClient:
     client = APIClient()
-    key = api_key_create(merchant=merchant, name=",".join(scopes), scopes=scopes).plaintext
+    key = ApiKeyFactory(merchant=merchant, name=",".join(scopes), scopes=scopes).plaintext
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
     return client
 

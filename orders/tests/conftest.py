@@ -14,10 +14,12 @@ import pytest
 from communications.backends import reset_backends
 from communications.backends.sms import InMemorySMSBackend
 from giftcards.models import Product
+from giftcards.tests.factories import ProductFactory
 from merchants.models import Merchant
 from orders.models import Order, PaymentProvider
 from orders.payments.units import to_provider
-from orders.services import LineRequest, order_create
+from orders.services import LineRequest
+from orders.tests.factories import OrderFactory
 
 WEBHOOK_SECRET = "whsec_test_secret_for_orders"
 
@@ -36,27 +38,15 @@ def sms_outbox() -> list[Any]:
 
 
 @pytest.fixture
-def product(merchant: Merchant) -> Product:
-    return Product.objects.create(
-        merchant=merchant, name="Coffee card", currency="EUR", denominations=[2500, 5000]
-    )
-
-
-@pytest.fixture
 def custom_product(merchant: Merchant) -> Product:
-    return Product.objects.create(
-        merchant=merchant, name="Any amount", currency="EUR", min_amount=1000, max_amount=20000
-    )
+    return ProductFactory(merchant=merchant, name="Any amount", min_amount=1000, max_amount=20000)
 
 
 @pytest.fixture
 def make_order(merchant: Merchant, product: Product) -> Callable[..., Order]:
     def make(*lines: LineRequest, **kwargs: Any) -> Order:
         kwargs.setdefault("merchant", merchant)
-        kwargs.setdefault("buyer", None)
-        kwargs.setdefault("buyer_email", "buyer@example.com")
-        kwargs.setdefault("buyer_name", "Ben Buyer")
-        return order_create(lines=list(lines) or [LineRequest(product, 2500)], **kwargs)
+        return OrderFactory(lines=list(lines) or [LineRequest(product, 2500)], **kwargs)
 
     return make
 

@@ -10,7 +10,8 @@ from django.test import Client
 from giftcards import codes
 from giftcards.models import GiftCard, Product
 from orders.models import Order
-from orders.services import LineRequest, order_mark_paid
+from orders.services import LineRequest
+from orders.tests.factories import order_pay
 
 pytestmark = pytest.mark.django_db
 
@@ -19,7 +20,7 @@ def test_orders_are_listed_filtered_and_shown_read_only(
     admin_client: Client, make_order: Callable[..., Order], product: Product
 ) -> None:
     order = make_order(LineRequest(product, 2500, quantity=2))
-    order_mark_paid(order_id=order.pk, provider_reference="", amount=5000, currency="EUR")
+    order_pay(order)
 
     listing = admin_client.get("/admin/orders/order/?status__exact=fulfilled&provider__exact=test")
     detail = admin_client.get(f"/admin/orders/order/{order.pk}/change/")

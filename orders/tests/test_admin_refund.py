@@ -18,7 +18,8 @@ from giftcards import codes
 from giftcards import services as card_services
 from giftcards.models import CardStatus, GiftCard, Product, Transaction, TransactionKind
 from orders.models import FulfilledCard, Order, OrderStatus
-from orders.services import LineRequest, order_mark_paid
+from orders.services import LineRequest
+from orders.tests.factories import order_pay
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -30,9 +31,7 @@ ORDERS = reverse("admin:orders_order_changelist")
 def paid_order(make_order: Callable[..., Order], product: Product) -> Callable[..., Order]:
     def make(**paid: Any) -> Order:
         order = make_order(LineRequest(product, 2500, quantity=2))
-        order_mark_paid(
-            order_id=order.pk, provider_reference="", amount=5000, currency="EUR", **paid
-        )
+        order_pay(order, **paid)
         order.refresh_from_db()
         assert order.status == OrderStatus.FULFILLED
         return order

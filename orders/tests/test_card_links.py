@@ -20,7 +20,8 @@ from communications.models import CommunicationSettings
 from giftcards import codes
 from giftcards.models import GiftCard, Product
 from orders.models import CardDelivery, DeliveryStatus, Order
-from orders.services import LineRequest, order_access_token, order_mark_paid
+from orders.services import LineRequest, order_access_token
+from orders.tests.factories import order_pay
 
 pytestmark = pytest.mark.django_db
 
@@ -58,9 +59,7 @@ def delivery(
         )
     )
     with django_capture_on_commit_callbacks(execute=True):
-        order_mark_paid(
-            order_id=order.pk, provider_reference="", amount=order.total, currency=order.currency
-        )
+        order_pay(order)
     sent = CardDelivery.objects.select_related("order__merchant", "card__gift_card").get()
     assert sent.status == DeliveryStatus.SENT
     assert len(card_links()) == 1

@@ -28,7 +28,8 @@ from giftcards.services import giftcard_void
 from orders import card_images
 from orders.card_images import PrintableCard, card_pdf_bytes
 from orders.models import Order
-from orders.services import LineRequest, card_link_token, order_mark_paid
+from orders.services import LineRequest, card_link_token
+from orders.tests.factories import order_pay
 
 pytestmark = pytest.mark.django_db
 
@@ -53,9 +54,7 @@ def gift(
                 message=MESSAGE,
             )
         )
-        order_mark_paid(
-            order_id=order.pk, provider_reference="", amount=order.total, currency=order.currency
-        )
+        order_pay(order)
     return GiftCard.objects.get()
 
 
@@ -207,9 +206,7 @@ def test_a_card_for_the_buyer_shows_no_message(
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         order = make_order(LineRequest(product, 2500))
-        order_mark_paid(
-            order_id=order.pk, provider_reference="", amount=order.total, currency=order.currency
-        )
+        order_pay(order)
     card = GiftCard.objects.get()
     html = client.get(f"/gift/t/{card_link_token(card)}/").content.decode()
     assert 'class="gift-message"' not in html

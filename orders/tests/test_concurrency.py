@@ -14,11 +14,13 @@ from django.utils import timezone
 
 from communications.models import CommunicationLog
 from core.errors import ApplicationError
-from giftcards.models import GiftCard, Product, Transaction
+from giftcards.models import GiftCard, Transaction
+from giftcards.tests.factories import ProductFactory
 from merchants.models import Merchant
 from orders.models import CardDelivery, DeliveryStatus, FulfilledCard, OrderStatus
-from orders.services import LineRequest, order_create, order_fulfil, order_mark_paid
+from orders.services import LineRequest, order_fulfil, order_mark_paid
 from orders.tasks import send_due_deliveries
+from orders.tests.factories import OrderFactory, order_pay
 from tests.concurrency import in_threads
 
 pytestmark = [
@@ -29,10 +31,8 @@ pytestmark = [
 
 
 def test_parallel_confirmations_and_fulfilments_issue_each_unit_once(merchant: Merchant) -> None:
-    product = Product.objects.create(
-        merchant=merchant, name="Card", currency="EUR", denominations=[2500, 5000]
-    )
-    order = order_create(
+    product = ProductFactory(merchant=merchant, name="Card", denominations=[2500, 5000])
+    order = OrderFactory(
         merchant=merchant,
         buyer=None,
         buyer_email="b@example.com",
@@ -69,11 +69,9 @@ def test_parallel_confirmations_and_fulfilments_issue_each_unit_once(merchant: M
 
 
 def test_parallel_delivery_jobs_send_each_due_card_once(merchant: Merchant) -> None:
-    product = Product.objects.create(
-        merchant=merchant, name="Card", currency="EUR", denominations=[2500]
-    )
+    product = ProductFactory(merchant=merchant, name="Card", denominations=[2500])
     later = timezone.now() + timedelta(hours=2)
-    order = order_create(
+    order = OrderFactory(
         merchant=merchant,
         buyer=None,
         buyer_email="b@example.com",
@@ -89,7 +87,7 @@ def test_parallel_delivery_jobs_send_each_due_card_once(merchant: Merchant) -> N
             )
         ],
     )
-    order_mark_paid(order_id=order.pk, provider_reference="", amount=15000, currency="EUR")
+    order_pay(order)
 
     with time_machine.travel(later + timedelta(minutes=1)):
         sent = in_threads(4, lambda index: send_due_deliveries())
@@ -107,17 +105,15 @@ def test_parallel_resends_leave_only_the_newest_link_working(merchant: Merchant)
 
     from orders.services import delivery_resend
 
-    product = Product.objects.create(
-        merchant=merchant, name="Card", currency="EUR", denominations=[2500]
-    )
-    order = order_create(
+    product = ProductFactory(merchant=merchant, name="Card", denominations=[2500])
+    order = OrderFactory(
         merchant=merchant,
         buyer=None,
         buyer_email="b@example.com",
         buyer_name="",
         lines=[LineRequest(product, 2500, is_gift=True, recipient_email="a@example.com")],
     )
-    order_mark_paid(order_id=order.pk, provider_reference="", amount=2500, currency="EUR")
+    order_pay(order)
     delivery = CardDelivery.objects.get(order=order)
 
     in_threads(3, lambda index: delivery_resend(delivery_id=delivery.pk, actor=None))

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from core.errors import ApplicationError
 from giftcards.models import Product
+from giftcards.tests.factories import ProductFactory
 from merchants.models import Merchant, MerchantStatus
 from orders.exceptions import OrderError
 from orders.models import Order, OrderLine, OrderStatus
@@ -132,8 +133,12 @@ def test_custom_amounts_must_lie_between_the_products_bounds(
 
 @pytest.fixture
 def kwd_product(merchant: Merchant) -> Product:
-    return Product.objects.create(
-        merchant=merchant, name="Any amount", currency="KWD", min_amount=1000, max_amount=100_000
+    return ProductFactory(
+        merchant=merchant,
+        name="Any amount",
+        currency="KWD",
+        min_amount=1000,
+        max_amount=100_000,
     )
 
 
@@ -173,12 +178,8 @@ def test_amounts_are_checked_against_the_configured_provider(
 def test_another_merchants_or_an_inactive_product_is_refused(
     merchant: Merchant, other_merchant: Merchant, product: Product
 ) -> None:
-    foreign = Product.objects.create(
-        merchant=other_merchant, name="Theirs", currency="EUR", denominations=[2500]
-    )
-    retired = Product.objects.create(
-        merchant=merchant, name="Old", currency="EUR", denominations=[2500], is_active=False
-    )
+    foreign = ProductFactory(merchant=other_merchant, name="Theirs", denominations=[2500])
+    retired = ProductFactory(merchant=merchant, name="Old", denominations=[2500], is_active=False)
     for item in (foreign, retired):
         error = _refused(
             lambda item=item: order_create(
@@ -230,9 +231,7 @@ def test_order_level_fields_are_checked(merchant: Merchant, product: Product) ->
 
 
 def test_one_order_is_in_one_currency(merchant: Merchant, product: Product) -> None:
-    pounds = Product.objects.create(
-        merchant=merchant, name="UK card", currency="GBP", denominations=[2500]
-    )
+    pounds = ProductFactory(merchant=merchant, name="UK card", currency="GBP", denominations=[2500])
     error = _refused(
         lambda: order_create(
             merchant=merchant,

@@ -20,6 +20,7 @@ from accounts.models import User
 from giftcards import codes
 from giftcards.models import CardStatus, GiftCard, Product, Transaction
 from giftcards.services import giftcard_redeem
+from giftcards.tests.factories import ProductFactory
 from merchants.models import Membership, Merchant, Role
 from orders.models import (
     CardDelivery,
@@ -29,23 +30,15 @@ from orders.models import (
     PaymentEventOutcome,
     PaymentProvider,
 )
-from orders.services import LineRequest, order_mark_paid
+from orders.services import LineRequest
 from orders.tests.conftest import post_event, stripe_event
+from orders.tests.factories import PaidOrderFactory
+from orders.tests.factories import order_pay as paid
 
 pytestmark = pytest.mark.django_db
 
 
 # --- Helpers ------------------------------------------------------------------------------
-
-
-def paid(order: Order, *, payment_id: str = "") -> Order:
-    return order_mark_paid(
-        order_id=order.pk,
-        provider_reference="",
-        amount=order.total,
-        currency=order.currency,
-        provider_payment_id=payment_id,
-    )
 
 
 def list_url(merchant: Merchant) -> str:
@@ -97,7 +90,7 @@ def clerk_client(clerk: User) -> Client:
 
 @pytest.fixture
 def usd_product(merchant: Merchant) -> Product:
-    return Product.objects.create(
+    return ProductFactory(
         merchant=merchant, name="Dollar card", currency="USD", denominations=[1000, 4000]
     )
 
@@ -128,19 +121,13 @@ def fulfilled(
 
 @pytest.fixture
 def other_order(other_merchant: Merchant) -> Order:
-    product = Product.objects.create(
-        merchant=other_merchant, name="Other card", currency="EUR", denominations=[2500]
-    )
-    from orders.services import order_create
-
-    order = order_create(
+    product = ProductFactory(merchant=other_merchant, name="Other card", denominations=[2500])
+    return PaidOrderFactory(
         merchant=other_merchant,
-        buyer=None,
         buyer_email="someone@example.com",
         buyer_name="",
         lines=[LineRequest(product, 2500)],
     )
-    return paid(order)
 
 
 # --- List, filters, search, figures --------------------------------------------------------
@@ -473,7 +460,7 @@ def stripe_paid(
         Order.objects.filter(pk=order.pk).update(
             provider=PaymentProvider.STRIPE, provider_reference="cs_test_1"
         )
-        order = paid(order, payment_id="pi_3Ptest")
+        order = paid(order, provider_payment_id="pi_3Ptest")
     assert order.provider == PaymentProvider.STRIPE
     return order
 

@@ -17,16 +17,11 @@ from communications.models import CommunicationLog
 from giftcards import codes
 from giftcards.models import GiftCard, Product
 from orders.models import CardDelivery, DeliveryStatus, Order
-from orders.services import LineRequest, order_mark_paid, order_refund
+from orders.services import LineRequest, order_refund
 from orders.tasks import send_due_deliveries
+from orders.tests.factories import order_pay as paid
 
 pytestmark = pytest.mark.django_db
-
-
-def paid(order: Order) -> Order:
-    return order_mark_paid(
-        order_id=order.pk, provider_reference="", amount=order.total, currency=order.currency
-    )
 
 
 def code_of(card: GiftCard) -> str:

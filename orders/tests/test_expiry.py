@@ -25,11 +25,11 @@ from orders.services import (
     order_cancel,
     order_checkout_started,
     order_mark_failed,
-    order_mark_paid,
     orders_expire_abandoned,
 )
 from orders.tasks import expire_abandoned
 from orders.tests.conftest import checkout_session, post_event, stripe_event
+from orders.tests.factories import order_pay
 
 pytestmark = pytest.mark.django_db
 
@@ -98,7 +98,7 @@ def test_only_pending_orders_older_than_the_ttl_are_cancelled(
     at(CREATED)
     stale = make_order()
     paid = make_order()
-    order_mark_paid(order_id=paid.pk, provider_reference="", amount=2500, currency="EUR")
+    order_pay(paid)
     failed = make_order()
     order_mark_failed(order_id=failed.pk, reason="Declined")
     at(CREATED + timedelta(hours=2))

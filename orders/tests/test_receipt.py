@@ -21,19 +21,14 @@ from communications.services import settings_update
 from giftcards import codes
 from giftcards.models import GiftCard, Product
 from orders.models import CardDelivery, DeliveryStatus, Order, OrderStatus
-from orders.services import LineRequest, order_fulfil, order_mark_paid
+from orders.services import LineRequest, order_fulfil
+from orders.tests.factories import order_pay as paid
 
 pytestmark = pytest.mark.django_db
 
 SUBJECT = "Your receipt from Bluebird Coffee"
 ORDER_LINK = re.compile(r"https?://[^\s\"'<>]+/orders/[^\s\"'<>]+")
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
-
-
-def paid(order: Order) -> Order:
-    return order_mark_paid(
-        order_id=order.pk, provider_reference="", amount=order.total, currency=order.currency
-    )
 
 
 def code_of(card: GiftCard) -> str:
@@ -207,12 +202,7 @@ def test_a_card_payment_is_named_on_the_receipt(
     assert order.provider == "stripe"
 
     with django_capture_on_commit_callbacks(execute=True):
-        order_mark_paid(
-            order_id=order.pk,
-            provider_reference="cs_test_receipt",
-            amount=order.total,
-            currency=order.currency,
-        )
+        paid(order, provider_reference="cs_test_receipt")
 
     [receipt] = receipts()
     assert "Payment: Card (Stripe)" in receipt.body

@@ -25,19 +25,13 @@ from orders.services import (
     LineRequest,
     delivery_resend,
     order_access_token,
-    order_mark_paid,
     order_refund,
 )
+from orders.tests.factories import order_pay as paid
 
 pytestmark = pytest.mark.django_db
 
 CARD_LINK = re.compile(r"/gift/t/[^\s\"'<>]+/")
-
-
-def paid(order: Order) -> Order:
-    return order_mark_paid(
-        order_id=order.pk, provider_reference="", amount=order.total, currency=order.currency
-    )
 
 
 def state(delivery: CardDelivery) -> dict[str, Any]:

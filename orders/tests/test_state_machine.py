@@ -17,22 +17,11 @@ from orders.services import (
     order_cancel,
     order_fulfil,
     order_mark_failed,
-    order_mark_paid,
     order_refund,
 )
+from orders.tests.factories import order_pay as pay
 
 pytestmark = pytest.mark.django_db
-
-
-def pay(order: Order, **overrides: Any) -> Order:
-    kwargs: dict[str, Any] = {
-        "order_id": order.pk,
-        "provider_reference": "",
-        "amount": order.total,
-        "currency": order.currency,
-    }
-    kwargs.update(overrides)
-    return order_mark_paid(**kwargs)
 
 
 def in_state(make_order: Callable[..., Order], status: str) -> Order:

@@ -14,7 +14,8 @@ from django.utils import timezone
 from accounts.models import User
 from giftcards.models import GiftCard, Product
 from orders.models import Order
-from orders.services import LineRequest, order_access_token, order_mark_paid
+from orders.services import LineRequest, order_access_token
+from orders.tests.factories import order_pay as paid
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -22,12 +23,6 @@ pytestmark = pytest.mark.django_db
 
 def url(order: Order, token: str | None = None) -> str:
     return f"/orders/{order.public_id}/?t={order_access_token(order) if token is None else token}"
-
-
-def paid(order: Order) -> Order:
-    return order_mark_paid(
-        order_id=order.pk, provider_reference="", amount=order.total, currency=order.currency
-    )
 
 
 def test_the_signed_link_shows_state_lines_and_masked_recipients(

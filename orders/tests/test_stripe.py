@@ -16,6 +16,7 @@ from structlog.testing import capture_logs
 
 from giftcards import services as card_services
 from giftcards.models import CardStatus, GiftCard, Product, Transaction
+from giftcards.tests.factories import ProductFactory
 from merchants.models import Merchant
 from orders.exceptions import AmountNotChargeable, PaymentProviderError
 from orders.models import Order, OrderStatus, PaymentEvent
@@ -335,7 +336,7 @@ def test_events_for_no_order_of_ours_are_recorded_and_ignored(client: Client, cr
 
 
 def card_in(merchant: Merchant, currency: str, *amounts: int) -> Product:
-    return Product.objects.create(
+    return ProductFactory(
         merchant=merchant, name=f"{currency} card", currency=currency, denominations=list(amounts)
     )
 

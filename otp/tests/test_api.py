@@ -15,9 +15,9 @@ from communications.models import CommunicationLog, MessageStatus
 from communications.services import settings_update
 from merchants.idempotency import REPLAY_HEADER
 from merchants.models import Merchant
-from merchants.services import api_key_create
 from otp.models import OneTimeCode, OtpStatus
 from otp.tests.helpers import EMAIL, PHONE, code_in, last_sms_code, state
+from tests.factories import ApiKeyFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -195,7 +195,7 @@ def test_the_hourly_limit_per_api_key(
         # The refusal used up nothing else: the recipient gets a code through another key.
         other_key = APIClient()
         other_key.credentials(
-            HTTP_AUTHORIZATION=f"Bearer {api_key_create(merchant=merchant, name='b').plaintext}"
+            HTTP_AUTHORIZATION=f"Bearer {ApiKeyFactory(merchant=merchant, name='b').plaintext}"
         )
         assert ask(other_key, {**SMS_LOGIN, "recipient": "+447700900103"}).status_code == 201
     with time_machine.travel(START + timedelta(hours=1), tick=False):
@@ -381,7 +381,7 @@ def test_another_merchants_key_cannot_verify_the_code(
 
 def test_a_key_without_the_otp_scope_is_403(merchant: Merchant) -> None:
     client = APIClient()
-    key = api_key_create(merchant=merchant, name="cards only", scopes=["cards:read"])
+    key = ApiKeyFactory(merchant=merchant, name="cards only", scopes=["cards:read"])
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {key.plaintext}")
     before = state()
     for response in (ask(client), verify(client, "123456")):
@@ -392,7 +392,7 @@ def test_a_key_without_the_otp_scope_is_403(merchant: Merchant) -> None:
 
 def test_a_key_with_only_the_otp_scope_works(merchant: Merchant) -> None:
     client = APIClient()
-    key = api_key_create(merchant=merchant, name="sign-in", scopes=["otp:write"])
+    key = ApiKeyFactory(merchant=merchant, name="sign-in", scopes=["otp:write"])
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {key.plaintext}")
     assert ask(client).status_code == 201
     assert verify(client, last_sms_code()).status_code == 200

@@ -12,7 +12,6 @@ from django.core import mail
 from communications.models import CommunicationLog, MessageStatus
 from communications.services import release_deferred_messages, settings_update
 from merchants.models import Merchant
-from merchants.services import api_key_create
 from otp import hashing
 from otp.exceptions import (
     OtpAttemptsExceeded,
@@ -27,7 +26,7 @@ from otp.exceptions import (
 from otp.models import OneTimeCode, OtpStatus
 from otp.services import otp_expire_pending, otp_request, otp_verify
 from otp.tests.helpers import EMAIL, PHONE, code_in, last_email_code, last_sms_code, state
-from tests.factories import UserFactory
+from tests.factories import ApiKeyFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -308,7 +307,7 @@ def test_hourly_limits_refuse_with_rate_limited(no_cooldown, limited_by: str, va
 def test_with_an_api_key_requests_count_per_key_and_recipient_never_per_ip(
     no_cooldown, merchant: Merchant
 ) -> None:
-    key = api_key_create(merchant=merchant, name="server").api_key
+    key = ApiKeyFactory(merchant=merchant, name="server").api_key
     settings_update(actor=None, otp_rate_limit=1, otp_api_key_hourly_limit=3)
     with time_machine.travel(START, tick=False):
         for n in range(3):  # one address, three recipients: the address is not counted
@@ -324,7 +323,7 @@ def test_with_an_api_key_requests_count_per_key_and_recipient_never_per_ip(
             "This API key reached its limit of 3 codes an hour. Try again in 60 minutes."
         )
         # The recipient's own limit still holds for the key's merchant.
-        other = api_key_create(merchant=merchant, name="other").api_key
+        other = ApiKeyFactory(merchant=merchant, name="other").api_key
         with pytest.raises(OtpRateLimited) as again:
             login_code(recipient="+447700900100", merchant=merchant, api_key=other)
         assert again.value.extra["limited_by"] == "recipient"

@@ -5,12 +5,13 @@ from __future__ import annotations
 import pytest
 
 from giftcards.models import Product
+from giftcards.tests.factories import ProductFactory
 from merchants.models import Merchant
 
 
 @pytest.fixture
 def fixed_product(merchant: Merchant) -> Product:
-    return Product.objects.create(
+    return ProductFactory(
         merchant=merchant,
         name="Classic card",
         description="Good for any coffee, cake or bag of beans.",
@@ -22,7 +23,7 @@ def fixed_product(merchant: Merchant) -> Product:
 
 @pytest.fixture
 def custom_product(merchant: Merchant) -> Product:
-    return Product.objects.create(
+    return ProductFactory(
         merchant=merchant,
         name="Any amount",
         currency="EUR",
@@ -33,7 +34,7 @@ def custom_product(merchant: Merchant) -> Product:
 
 @pytest.fixture
 def hidden_product(merchant: Merchant) -> Product:
-    return Product.objects.create(
+    return ProductFactory(
         merchant=merchant,
         name="Retired design",
         currency="EUR",

@@ -9,6 +9,7 @@ import pytest
 from core.errors import ApplicationError
 from giftcards import services
 from giftcards.models import GiftCard, Product
+from giftcards.tests.factories import ProductFactory
 from giftcards.views.bulk import CountForm
 from merchants.models import Merchant
 from orders.models import Order
@@ -61,7 +62,7 @@ def test_a_custom_amount_outside_the_range_reads_the_same_everywhere(
 
 
 def test_an_amount_between_fixed_ones_reads_the_same_everywhere(merchant: Merchant) -> None:
-    fixed = Product.objects.create(
+    fixed = ProductFactory(
         merchant=merchant, name="Classic", currency="EUR", min_amount=None, denominations=[2500]
     )
     wanted = {"Classic comes in these amounts only: €25.00."}

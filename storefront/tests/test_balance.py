@@ -13,6 +13,7 @@ from pytest_django.fixtures import Settings
 
 from giftcards import codes, services
 from giftcards.models import FailedCodeLookup, LookupChannel
+from giftcards.tests.factories import IssuedCardFactory
 from merchants.models import Merchant
 
 pytestmark = pytest.mark.django_db
@@ -41,9 +42,7 @@ def test_a_card_shows_its_balance_and_expiry_but_never_its_code(
     client: Client, merchant: Merchant
 ) -> None:
     expires = timezone.now() + timedelta(days=400)
-    issued = services.giftcard_issue(
-        merchant=merchant, amount=4250, currency="EUR", expires_at=expires
-    )
+    issued = IssuedCardFactory(merchant=merchant, amount=4250, currency="EUR", expires_at=expires)
 
     response = client.post(url(merchant), {"code": issued.formatted_code.lower()})
 
@@ -60,7 +59,7 @@ def test_a_card_shows_its_balance_and_expiry_but_never_its_code(
 
 
 def test_a_spent_card_says_so(client: Client, merchant: Merchant) -> None:
-    issued = services.giftcard_issue(merchant=merchant, amount=1000, currency="EUR")
+    issued = IssuedCardFactory(merchant=merchant, amount=1000, currency="EUR")
     services.giftcard_redeem(merchant=merchant, card_id=issued.card.pk, amount=1000, currency="EUR")
 
     page = client.post(url(merchant), {"code": issued.code}).content.decode()
@@ -98,7 +97,7 @@ def test_a_typo_is_caught_without_a_lookup(client: Client, merchant: Merchant) -
 def test_another_merchants_card_is_not_found_here(
     client: Client, merchant: Merchant, other_merchant: Merchant
 ) -> None:
-    theirs = services.giftcard_issue(merchant=other_merchant, amount=1000, currency="EUR")
+    theirs = IssuedCardFactory(merchant=other_merchant, amount=1000, currency="EUR")
 
     response = client.post(url(merchant), {"code": theirs.code})
 
@@ -115,7 +114,7 @@ def test_after_the_limit_a_visitor_gets_429_even_for_a_real_code(
 ) -> None:
     settings.GIFTCARD_LOOKUP_FAILURES_PER_CLIENT = 3
     settings.GIFTCARD_LOOKUP_WINDOW_SECONDS = 600
-    real = services.giftcard_issue(merchant=merchant, amount=1000, currency="EUR")
+    real = IssuedCardFactory(merchant=merchant, amount=1000, currency="EUR")
     for _ in range(3):
         assert client.post(url(merchant), {"code": unknown_code()}).status_code == 404
     assert FailedCodeLookup.objects.filter(merchant=merchant).count() == 3
@@ -153,7 +152,7 @@ def test_the_limit_of_one_merchant_does_not_close_another(
     settings.GIFTCARD_LOOKUP_FAILURES_PER_CLIENT = 100
     for _ in range(2):
         client.post(url(merchant), {"code": unknown_code()})
-    theirs = services.giftcard_issue(merchant=other_merchant, amount=700, currency="EUR")
+    theirs = IssuedCardFactory(merchant=other_merchant, amount=700, currency="EUR")
 
     assert client.post(url(merchant), {"code": unknown_code()}).status_code == 429
     assert FailedCodeLookup.objects.count() == 2

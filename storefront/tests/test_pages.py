@@ -6,6 +6,7 @@ import pytest
 from django.test import Client
 
 from giftcards.models import Product
+from giftcards.tests.factories import ProductFactory
 from merchants import branding
 from merchants.models import Merchant
 from tests.factories import MerchantFactory, UserFactory
@@ -37,9 +38,7 @@ def test_the_storefront_lists_active_products_with_their_prices(
 def test_another_merchants_products_are_not_on_the_storefront(
     client: Client, merchant: Merchant, other_merchant: Merchant
 ) -> None:
-    Product.objects.create(
-        merchant=other_merchant, name="Their card", currency="EUR", denominations=[1000]
-    )
+    ProductFactory(merchant=other_merchant, name="Their card", currency="EUR", denominations=[1000])
 
     page = client.get(f"/s/{merchant.slug}/").content.decode()
 
@@ -107,7 +106,7 @@ def test_signed_in_buyers_find_their_name_and_email_filled_in(
 def test_product_images_are_lazy_and_sized(client: Client, merchant: Merchant) -> None:
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    Product.objects.create(
+    ProductFactory(
         merchant=merchant,
         name="Picture card",
         currency="EUR",

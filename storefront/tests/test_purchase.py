@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from core.errors import ApplicationError
 from giftcards.models import Product
+from giftcards.tests.factories import ProductFactory
 from merchants.models import Merchant
 from orders.models import Order
 from tests.factories import UserFactory
@@ -154,7 +155,7 @@ def test_a_custom_amount_the_payment_provider_cannot_charge_is_refused_inline(
     client: Client, merchant: Merchant, settings: Any
 ) -> None:
     settings.PAYMENT_PROVIDER = "stripe"
-    kwd = Product.objects.create(
+    kwd = ProductFactory(
         merchant=merchant, name="Any amount", currency="KWD", min_amount=1000, max_amount=100_000
     )
 

@@ -13,6 +13,7 @@ from django.test import Client
 from pytest_django.fixtures import Settings
 
 from giftcards.models import Product
+from giftcards.tests.factories import ProductFactory
 from merchants.models import Merchant, MerchantStatus
 from tests.factories import MerchantFactory
 
@@ -111,9 +112,7 @@ def test_a_custom_amount_product_offers_a_price_range(
 
 def test_prices_follow_the_currency_exponent(client: Client, db: None) -> None:
     shop = MerchantFactory(slug="tokyo", currency="JPY")
-    product = Product.objects.create(
-        merchant=shop, name="Sakura", currency="JPY", denominations=[5000]
-    )
+    product = ProductFactory(merchant=shop, name="Sakura", currency="JPY", denominations=[5000])
 
     page = client.get(f"/s/tokyo/p/{product.public_id}/").content.decode()
 
@@ -121,7 +120,7 @@ def test_prices_follow_the_currency_exponent(client: Client, db: None) -> None:
 
 
 def test_merchant_text_cannot_break_out_of_the_json_ld(client: Client, merchant: Merchant) -> None:
-    product = Product.objects.create(
+    product = ProductFactory(
         merchant=merchant,
         name="</script><script>alert(1)</script>",
         description="Tom & Jerry's <b>card</b>",
@@ -140,7 +139,7 @@ def test_merchant_text_cannot_break_out_of_the_json_ld(client: Client, merchant:
 def test_a_product_image_is_the_preview_image(client: Client, merchant: Merchant) -> None:
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    product = Product.objects.create(
+    product = ProductFactory(
         merchant=merchant,
         name="Picture",
         currency="EUR",
@@ -181,7 +180,7 @@ def test_the_sitemap_lists_open_storefronts_and_products_on_sale(
     hidden_product: Product,
 ) -> None:
     closed = MerchantFactory(slug="closed-shop", status=MerchantStatus.CLOSED)
-    closed_product = Product.objects.create(
+    closed_product = ProductFactory(
         merchant=closed, name="Gone", currency="EUR", denominations=[1000]
     )
 

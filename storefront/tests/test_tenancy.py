@@ -10,6 +10,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from giftcards.models import Product
+from giftcards.tests.factories import ProductFactory
 from merchants.models import Merchant, MerchantStatus
 
 pytestmark = pytest.mark.django_db
@@ -42,9 +43,7 @@ def test_the_storefront_routes_are_all_checked() -> None:
 def test_every_route_serves_an_active_merchant(
     client: Client, merchant: Merchant, name: str
 ) -> None:
-    product = Product.objects.create(
-        merchant=merchant, name="Card", currency="EUR", denominations=[1000]
-    )
+    product = ProductFactory(merchant=merchant, name="Card", currency="EUR", denominations=[1000])
     assert client.get(_url(name, merchant, product)).status_code == 200
 
 
@@ -53,9 +52,7 @@ def test_every_route_serves_an_active_merchant(
 def test_every_route_is_404_for_a_merchant_that_is_not_active(
     client: Client, merchant: Merchant, name: str, status: str
 ) -> None:
-    product = Product.objects.create(
-        merchant=merchant, name="Card", currency="EUR", denominations=[1000]
-    )
+    product = ProductFactory(merchant=merchant, name="Card", currency="EUR", denominations=[1000])
     Merchant.objects.filter(pk=merchant.pk).update(status=status)
 
     assert client.get(_url(name, merchant, product)).status_code == 404

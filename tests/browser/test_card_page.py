@@ -10,9 +10,11 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from giftcards import codes
-from giftcards.models import GiftCard, Product
+from giftcards.models import GiftCard
+from giftcards.tests.factories import ProductFactory
 from merchants.models import Merchant
-from orders.services import LineRequest, card_link_token, order_create, order_mark_paid
+from orders.services import LineRequest, card_link_token
+from orders.tests.factories import PaidOrderFactory
 from tests.browser.conftest import Site
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -22,10 +24,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def card(merchant: Merchant) -> GiftCard:
     merchant.brand_colour = "#0f766e"
     merchant.save()
-    product = Product.objects.create(
-        merchant=merchant, name="Classic card", currency="EUR", denominations=[2500]
-    )
-    order = order_create(
+    product = ProductFactory(merchant=merchant, name="Classic card", denominations=[2500])
+    PaidOrderFactory(
         merchant=merchant,
         buyer=None,
         buyer_email="ben@example.com",
@@ -40,9 +40,6 @@ def card(merchant: Merchant) -> GiftCard:
                 message="Happy birthday, Ana!",
             )
         ],
-    )
-    order_mark_paid(
-        order_id=order.pk, provider_reference="", amount=order.total, currency=order.currency
     )
     return GiftCard.objects.get()
 

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from giftcards import services
-from giftcards.models import Product
+from giftcards.tests.factories import IssuedCardFactory, ProductFactory
 from merchants.models import Membership, Merchant, Role
 from tests.browser.conftest import Site
 from tests.factories import PASSWORD
@@ -24,10 +24,8 @@ def owner_email(merchant: Merchant, member_factory: Callable[..., Membership]) -
 
 @pytest.fixture
 def programme(merchant: Merchant) -> services.IssuedCard:
-    product = Product.objects.create(
-        merchant=merchant, name="Classic card", currency="EUR", denominations=[2500, 5000]
-    )
-    issued = services.giftcard_issue(merchant=merchant, amount=5000, product=product)
+    product = ProductFactory(merchant=merchant, name="Classic card", denominations=[2500, 5000])
+    issued = IssuedCardFactory(merchant=merchant, amount=5000, product=product)
     services.giftcard_redeem(merchant=merchant, card_id=issued.card.pk, amount=1250)
     return issued
 

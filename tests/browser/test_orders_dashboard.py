@@ -10,10 +10,12 @@ import pytest
 from django.core import mail
 from playwright.sync_api import expect
 
-from giftcards.models import CardStatus, GiftCard, Product
+from giftcards.models import CardStatus, GiftCard
+from giftcards.tests.factories import ProductFactory
 from merchants.models import Membership, Merchant, Role
 from orders.models import Order, OrderStatus
-from orders.services import LineRequest, order_create, order_mark_paid
+from orders.services import LineRequest
+from orders.tests.factories import OrderFactory, PaidOrderFactory
 from tests.browser.conftest import Site
 from tests.factories import PASSWORD
 
@@ -27,10 +29,8 @@ def owner_email(merchant: Merchant, member_factory: Callable[..., Membership]) -
 
 @pytest.fixture
 def orders(merchant: Merchant) -> tuple[Order, Order]:
-    product = Product.objects.create(
-        merchant=merchant, name="Classic card", currency="EUR", denominations=[2500, 5000]
-    )
-    gift = order_create(
+    product = ProductFactory(merchant=merchant, name="Classic card", denominations=[2500, 5000])
+    gift = PaidOrderFactory(
         merchant=merchant,
         buyer=None,
         buyer_email="ben@example.com",
@@ -41,10 +41,7 @@ def orders(merchant: Merchant) -> tuple[Order, Order]:
             )
         ],
     )
-    gift = order_mark_paid(
-        order_id=gift.pk, provider_reference="", amount=gift.total, currency=gift.currency
-    )
-    waiting = order_create(
+    waiting = OrderFactory(
         merchant=merchant,
         buyer=None,
         buyer_email="pat@example.com",

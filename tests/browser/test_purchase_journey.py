@@ -25,13 +25,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 CODE = re.compile(r"\b([0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4})\b")
 
 
-@pytest.fixture
-def product(merchant: Merchant) -> Product:
-    return Product.objects.create(
-        merchant=merchant, name="Classic card", currency="EUR", denominations=[2500, 5000]
-    )
-
-
 def _text_of(message: EmailMessage) -> str:
     part = message.get_body(preferencelist=("plain",))
     assert part is not None
@@ -53,7 +46,7 @@ def test_a_gift_bought_on_a_phone_arrives_by_email_and_is_spent_at_the_till(
 
     # The buyer, on a phone: storefront, product, a gift for Bea, the test payment.
     buyer.visit(f"/s/{merchant.slug}/")
-    buyer.follow(shop.get_by_role("link", name="Buy Classic card"))
+    buyer.follow(shop.get_by_role("link", name="Buy Coffee card"))
     shop.get_by_role("radio", name="€50.00").check()
     shop.get_by_role("radio", name="As a gift").check()
     shop.get_by_label("Their name").fill("Bea Santos")

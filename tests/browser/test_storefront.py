@@ -13,24 +13,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import Page, expect
 
-from giftcards import codes, services
+from giftcards import codes
 from giftcards.models import Product
+from giftcards.tests.factories import IssuedCardFactory
 from merchants.models import Merchant
 from orders.models import Order
 from tests.browser.conftest import Site
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def product(merchant: Merchant) -> Product:
-    return Product.objects.create(
-        merchant=merchant,
-        name="Classic card",
-        description="Good for any coffee, cake or bag of beans.",
-        currency="EUR",
-        denominations=[2500, 5000],
-    )
 
 
 @pytest.fixture
@@ -55,9 +45,9 @@ def test_a_customer_buys_a_gift_card_on_a_phone(
     hero_background = page.locator(".sf-hero").evaluate("e => getComputedStyle(e).backgroundColor")
     assert hero_background == "rgb(15, 118, 110)"
 
-    site.follow(page.get_by_role("link", name="Buy Classic card"))
+    site.follow(page.get_by_role("link", name="Buy Coffee card"))
     assert site.path == f"/s/{merchant.slug}/p/{product.public_id}/"
-    expect(page.get_by_role("heading", level=1)).to_have_text("Classic card")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Coffee card")
     browser_zone = page.evaluate("Intl.DateTimeFormat().resolvedOptions().timeZone")
     assert browser_zone == "Europe/London"
     expect(page.locator("input[name=timezone]")).to_have_value(browser_zone)
@@ -113,7 +103,7 @@ def test_a_customer_checks_a_balance_on_a_phone(
 ) -> None:
     site, page = phone_site, phone_site.page
     settings.GIFTCARD_LOOKUP_FAILURES_PER_CLIENT = 1
-    issued = services.giftcard_issue(merchant=merchant, amount=3750, currency="EUR")
+    issued = IssuedCardFactory(merchant=merchant, amount=3750, currency="EUR")
 
     site.visit(f"/s/{merchant.slug}/balance/")
     expect(page.get_by_role("heading", level=1)).to_have_text("Check a gift card balance")

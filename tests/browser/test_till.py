@@ -13,6 +13,7 @@ from playwright.sync_api import Page, expect
 
 from giftcards import services
 from giftcards.models import GiftCard, Transaction, TransactionKind
+from giftcards.tests.factories import IssuedCardFactory
 from merchants.models import Membership, Merchant, Role
 from tests.browser.conftest import Site
 from tests.factories import PASSWORD
@@ -28,7 +29,7 @@ def clerk_email(merchant: Merchant, member_factory: Callable[..., Membership]) -
 
 @pytest.fixture
 def issued(merchant: Merchant) -> services.IssuedCard:
-    return services.giftcard_issue(merchant=merchant, amount=5000, currency="EUR")
+    return IssuedCardFactory(merchant=merchant, amount=5000, currency="EUR")
 
 
 def sign_in(site: Site, email: str, *, at: str) -> None:

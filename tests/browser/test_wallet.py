@@ -10,10 +10,12 @@ from collections.abc import Callable
 import pytest
 from playwright.sync_api import Page, expect
 
-from giftcards.models import GiftCard, Product
-from giftcards.services import giftcard_issue, giftcard_redeem
+from giftcards.models import GiftCard
+from giftcards.services import giftcard_redeem
+from giftcards.tests.factories import IssuedCardFactory, ProductFactory
 from merchants.models import Merchant
-from orders.services import LineRequest, order_create, order_mark_paid
+from orders.services import LineRequest
+from orders.tests.factories import PaidOrderFactory
 from tests.browser.conftest import Site
 from tests.factories import PASSWORD, UserFactory
 from wallet.models import WalletCard, WalletSource
@@ -25,19 +27,16 @@ def test_a_customer_keeps_bought_and_given_cards_in_their_wallet(
     phone: Page, make_site: Callable[[Page], Site], merchant: Merchant
 ) -> None:
     customer = UserFactory(email="ana@example.com")
-    product = Product.objects.create(
-        merchant=merchant, name="Classic card", currency="EUR", denominations=[2500]
-    )
-    order = order_create(
+    product = ProductFactory(merchant=merchant, name="Classic card", denominations=[2500])
+    order = PaidOrderFactory(
         merchant=merchant,
         buyer=customer,
         buyer_email=customer.email,
         buyer_name="Ana Lima",
         lines=[LineRequest(product, 2500)],
     )
-    order_mark_paid(order_id=order.pk, provider_reference="", amount=2500, currency="EUR")
     bought = GiftCard.objects.get(merchant=merchant)
-    given = giftcard_issue(merchant=merchant, amount=4000, currency="EUR")
+    given = IssuedCardFactory(merchant=merchant, amount=4000, currency="EUR")
     giftcard_redeem(merchant=merchant, card_id=given.card.pk, amount=1500)
 
     site = make_site(phone)

@@ -1,4 +1,4 @@
-"""Fixtures of the wallet tests: a product, paid orders, issued cards, signed-in people."""
+"""Fixtures of the wallet tests: paid orders, issued cards, signed-in people."""
 
 from __future__ import annotations
 
@@ -9,26 +9,20 @@ import pytest
 from django.test import Client
 
 from accounts.models import User
-from giftcards import services as giftcard_services
 from giftcards.models import Product
 from giftcards.services import IssuedCard
+from giftcards.tests.factories import IssuedCardFactory
 from merchants.models import Merchant
 from orders.models import Order
-from orders.services import LineRequest, order_create, order_mark_paid
-
-
-@pytest.fixture
-def product(merchant: Merchant) -> Product:
-    return Product.objects.create(
-        merchant=merchant, name="Coffee card", currency="EUR", denominations=[2500, 5000]
-    )
+from orders.services import LineRequest
+from orders.tests.factories import OrderFactory, order_pay
 
 
 @pytest.fixture
 def issue(merchant: Merchant) -> Callable[..., IssuedCard]:
     def make(amount: int = 2500, **kwargs: Any) -> IssuedCard:
         kwargs.setdefault("merchant", merchant)
-        return giftcard_services.giftcard_issue(amount=amount, currency="EUR", **kwargs)
+        return IssuedCardFactory(amount=amount, currency="EUR", **kwargs)
 
     return make
 
@@ -42,7 +36,7 @@ def paid_order(
     """Create an order and pay it, running what waits for the commit (as in production)."""
 
     def make(*lines: LineRequest, buyer: User | None, buyer_email: str = "") -> Order:
-        order = order_create(
+        order = OrderFactory(
             merchant=merchant,
             buyer=buyer,
             buyer_email=buyer_email or (buyer.email if buyer else "guest@example.com"),
@@ -50,9 +44,7 @@ def paid_order(
             lines=list(lines) or [LineRequest(product, 2500)],
         )
         with django_capture_on_commit_callbacks(execute=True):
-            return order_mark_paid(
-                order_id=order.pk, provider_reference="", amount=order.total, currency="EUR"
-            )
+            return order_pay(order)
 
     return make
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
-from giftcards.services import giftcard_issue
+from giftcards.tests.factories import IssuedCardFactory, ProductFactory
 from merchants.models import Merchant
 from orders.services import card_link_token
 from tests.concurrency import in_threads
@@ -22,7 +22,7 @@ pytestmark = [
 
 
 def test_parallel_claims_of_one_card_give_it_to_exactly_one_account(merchant: Merchant) -> None:
-    card = giftcard_issue(merchant=merchant, amount=2500, currency="EUR").card
+    card = IssuedCardFactory(merchant=merchant, amount=2500, currency="EUR").card
     token = card_link_token(card)
     people = [UserFactory() for _ in range(6)]
 
@@ -49,21 +49,20 @@ def test_a_claim_and_resends_at_once_leave_working_only_a_link_sent_after_the_cl
 
     from giftcards import codes
     from giftcards.lookups import LookupClient
-    from giftcards.models import GiftCard, LookupChannel, Product
+    from giftcards.models import GiftCard, LookupChannel
     from orders.models import CardDelivery
-    from orders.services import LineRequest, delivery_resend, order_create, order_mark_paid
+    from orders.services import LineRequest, delivery_resend
+    from orders.tests.factories import OrderFactory, order_pay
 
-    product = Product.objects.create(
-        merchant=merchant, name="Card", currency="EUR", denominations=[2500]
-    )
-    order = order_create(
+    product = ProductFactory(merchant=merchant, name="Card", denominations=[2500])
+    order = OrderFactory(
         merchant=merchant,
         buyer=None,
         buyer_email="b@example.com",
         buyer_name="",
         lines=[LineRequest(product, 2500, is_gift=True, recipient_email="a@example.com")],
     )
-    order_mark_paid(order_id=order.pk, provider_reference="", amount=2500, currency="EUR")
+    order_pay(order)
     delivery = CardDelivery.objects.get(order=order)
     card = GiftCard.objects.get()
     code = codes.decrypt(card.code_encrypted)

@@ -19,6 +19,7 @@ from giftcards.services import IssuedCard
 from merchants.models import Merchant
 from orders.models import Order
 from orders.services import LineRequest, card_link_token, order_fulfil
+from orders.tests.factories import OrderFactory, order_pay
 from tests.factories import PASSWORD, UserFactory
 from wallet import services
 from wallet.exceptions import CardAlreadyClaimed, CardNotClaimable, InvalidCardLink
@@ -77,9 +78,7 @@ def test_an_order_without_an_account_goes_to_no_wallet(
 def test_a_fulfilment_rolled_back_adds_nothing(
     user: User, merchant: Merchant, product: Any
 ) -> None:
-    from orders.services import order_create, order_mark_paid
-
-    order = order_create(
+    order = OrderFactory(
         merchant=merchant,
         buyer=user,
         buyer_email=user.email,
@@ -87,7 +86,7 @@ def test_a_fulfilment_rolled_back_adds_nothing(
         lines=[LineRequest(product, 2500)],
     )
     # Without the commit (the test's transaction never commits), the wallet waits.
-    order_mark_paid(order_id=order.pk, provider_reference="", amount=2500, currency="EUR")
+    order_pay(order)
 
     assert not WalletCard.objects.exists()
     # ... and signing in catches up on what is missing.
