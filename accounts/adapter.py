@@ -118,7 +118,7 @@ def _deferred_until(logs: Sequence[CommunicationLog]) -> datetime | None:
     return max(waits) if waits else None
 
 
-class AccountAdapter(DefaultAccountAdapter):
+class AccountAdapter(DefaultAccountAdapter):  # type: ignore[misc]  # allauth is untyped
     def get_client_ip(self, request: HttpRequest) -> str:
         """allauth's rate limits count by the platform's one notion of the client address."""
         ip = client_ip(request)
