@@ -18,7 +18,7 @@ from django.urls import reverse
 from core.net import client_ip
 
 
-class AccountAdapter(DefaultAccountAdapter):
+class AccountAdapter(DefaultAccountAdapter):  # type: ignore[misc]  # allauth is untyped
     def get_client_ip(self, request: HttpRequest) -> str:
         """allauth's rate limits count by the platform's one notion of the client address."""
         ip = client_ip(request)

@@ -9,7 +9,7 @@ from allauth.account.forms import ResetPasswordForm
 from django.http import HttpRequest
 
 
-class PasswordResetForm(ResetPasswordForm):
+class PasswordResetForm(ResetPasswordForm):  # type: ignore[misc]  # allauth is untyped
     """allauth's reset form, telling a person at an unknown address exactly what a
     person with an account would be told when email cannot go out or would be held back
     by the platform's hourly email volume (for an account, the adapter's ``send_mail``

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from accounts.http import signed_in_user
 from communications import admin_push  # noqa: F401  (registers PushSubscription)
 from communications.admin_reports import MessageReportsMixin
 from communications.admin_templates import CommunicationTemplateAdmin  # noqa: F401  (registers it)
@@ -72,7 +73,7 @@ def _queued_text(kind: str, queued: QueuedNow) -> str:
 
 
 @admin.register(CommunicationSettings)
-class CommunicationSettingsAdmin(admin.ModelAdmin):
+class CommunicationSettingsAdmin(admin.ModelAdmin[CommunicationSettings]):
     """A single settings page: no list, no add, no delete."""
 
     fieldsets = (
@@ -179,7 +180,7 @@ class CommunicationSettingsAdmin(admin.ModelAdmin):
         # Through the service, like every other change: what this form changed, on the
         # locked row, checked by the same rules and logged with the admin who did it.
         settings_update(
-            actor=request.user,  # type: ignore[arg-type]
+            actor=signed_in_user(request),
             **{name: form.cleaned_data[name] for name in form.changed_data},
         )
         switched_off = [

@@ -18,6 +18,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 
+from accounts.http import signed_in_user
 from communications.forms_reports import DEFAULT_DAYS, AnalyticsFilterForm, TestMessageForm
 from communications.models import Channel, CommunicationLog, Event, MessageStatus
 from communications.reports import analytics_report
@@ -54,7 +55,7 @@ OUTCOME_LEVELS = {
 }
 
 
-class MessageReportsMixin(admin.ModelAdmin):
+class MessageReportsMixin(admin.ModelAdmin[CommunicationLog]):
     """Adds the analytics and test-message pages under the message log's admin URLs."""
 
     change_list_template = "admin/communications/communicationlog/change_list.html"
@@ -166,7 +167,7 @@ class MessageReportsMixin(admin.ModelAdmin):
             channel=target.channel,
             recipient=target.recipient,
             recipient_masked=target.address_masked,
-            actor=request.user,  # type: ignore[arg-type]
+            actor=signed_in_user(request),
         )
 
     def _outcome(self, request: HttpRequest) -> dict[str, Any] | None:

@@ -35,6 +35,7 @@ from django.urls import URLPattern, path, reverse
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST
 
+from accounts.http import signed_in_user
 from communications.admin_reports import OUTCOME_LEVELS, TEST_MESSAGE_PERMISSION
 from communications.forms_reports import TestTarget, test_target
 from communications.models import (
@@ -181,7 +182,7 @@ class TemplateTestForm(forms.Form):
             return None
 
 
-class TemplateVersionInline(admin.TabularInline):
+class TemplateVersionInline(admin.TabularInline[TemplateVersion, CommunicationTemplate]):
     """Read-only history on the template's "history of versions" (kept for the API of
     the admin; the editor shows the same list with rollback buttons)."""
 
@@ -197,7 +198,7 @@ class TemplateVersionInline(admin.TabularInline):
 
 
 @admin.register(CommunicationTemplate)
-class CommunicationTemplateAdmin(admin.ModelAdmin):
+class CommunicationTemplateAdmin(admin.ModelAdmin[CommunicationTemplate]):
     list_display = ("event", "channel", "active_number", "active_since", "updated_at")
     list_filter = ("channel", "event")
     list_select_related = ("active_version",)
@@ -376,7 +377,7 @@ class CommunicationTemplateAdmin(admin.ModelAdmin):
         try:
             version = template_version_create(
                 template=template,
-                actor=request.user,  # type: ignore[arg-type]
+                actor=signed_in_user(request),
                 note=form.cleaned_data.get("note", ""),
                 publish=publish,
                 **form.parts(),
@@ -411,7 +412,7 @@ class CommunicationTemplateAdmin(admin.ModelAdmin):
                 template=template,
                 recipient=target.recipient,
                 recipient_masked=target.address_masked,
-                actor=request.user,  # type: ignore[arg-type]
+                actor=signed_in_user(request),
                 **form.parts(),
             )
         except TemplateRefused as exc:
@@ -501,7 +502,7 @@ class CommunicationTemplateAdmin(admin.ModelAdmin):
             messages.info(request, f"Version {number} is already the active text.")
             return HttpResponseRedirect(editor)
         try:
-            template_version_activate(version=version, actor=request.user)  # type: ignore[arg-type]
+            template_version_activate(version=version, actor=signed_in_user(request))
         except TemplateRefused as exc:
             messages.error(
                 request,

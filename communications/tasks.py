@@ -29,7 +29,7 @@ def backoff(retries: int) -> int:
     time_limit=settings.COMMUNICATIONS_DELIVERY_TIME_LIMIT,
     soft_time_limit=settings.COMMUNICATIONS_DELIVERY_TIME_LIMIT - 30,
 )
-def deliver_message(self: Task, log_id: int) -> str:
+def deliver_message(self: Task[[int], str], log_id: int) -> str:
     wait = backoff(self.request.retries)
     outcome = services.deliver(
         log_id, final_attempt=self.request.retries >= MAX_RETRIES, retry_in=wait
@@ -38,10 +38,8 @@ def deliver_message(self: Task, log_id: int) -> str:
         if self.request.is_eager:
             # Local runs and tests: try again in-process at once (eager Celery would
             # propagate the Retry exception to whoever sent the message).
-            result: str = deliver_message.apply(
-                args=(log_id,), retries=self.request.retries + 1
-            ).result
-            return result
+            result = deliver_message.apply(args=(log_id,), retries=self.request.retries + 1)
+            return str(result.result)
         raise self.retry(countdown=wait)
     return outcome
 

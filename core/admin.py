@@ -8,7 +8,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(admin.ModelAdmin[Any]):
     """A record shown in the admin and never written there: no add, change or delete.
     What changes it (services, actions with their own permissions) is not the admin form."""
 

@@ -42,7 +42,7 @@ def check_cache() -> str:
     if cache.get(key) != "1":
         raise RuntimeError("cache did not return the value just written")
     cache.delete(key)
-    return settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1]
+    return str(settings.CACHES["default"]["BACKEND"]).rsplit(".", 1)[-1]
 
 
 def check_broker() -> str:

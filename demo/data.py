@@ -60,7 +60,7 @@ PRODUCTS = (
 
 
 def _minor(major: int, currency: str) -> int:
-    return major * 10 ** exponent(currency)
+    return int(major * 10 ** exponent(currency))
 
 
 def _products(merchant: Merchant) -> dict[str, Product]:

@@ -121,7 +121,7 @@ class ProductAdmin(ReadOnlyAdmin):
 # --- Gift cards and their ledger ------------------------------------------------------
 
 
-class LedgerInline(admin.TabularInline):
+class LedgerInline(admin.TabularInline[Transaction, GiftCard]):
     """The card's ledger, newest first. Append-only: nothing here can be added or edited."""
 
     model = Transaction

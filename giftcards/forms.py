@@ -305,7 +305,7 @@ def looks_like_code(term: str) -> bool:
     return len(compact) == 16 and compact.isalnum() and compact.isascii()
 
 
-class ProductChoiceField(forms.ModelChoiceField):
+class ProductChoiceField(forms.ModelChoiceField[Product]):
     def label_from_instance(self, obj: Product) -> str:
         if obj.denominations:
             amounts = ", ".join(format_money(d, obj.currency) for d in obj.denominations)

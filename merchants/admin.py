@@ -15,13 +15,14 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from accounts.http import signed_in_user
 from accounts.selectors import verified_emails
 from core.errors import ApplicationError
 from merchants.models import ApiKey, Invitation, Membership, Merchant, Role
 from merchants.services import invitation_resend, invitation_revoke, invitation_send
 
 
-class MembershipForm(forms.ModelForm):
+class MembershipForm(forms.ModelForm[Membership]):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         user = data.get("user")
@@ -33,14 +34,14 @@ class MembershipForm(forms.ModelForm):
         return data
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(admin.TabularInline[Membership, Merchant]):
     model = Membership
     form = MembershipForm
     extra = 0
     autocomplete_fields = ("user",)
 
 
-class MerchantAddForm(forms.ModelForm):
+class MerchantAddForm(forms.ModelForm[Merchant]):
     owner_email = forms.EmailField(
         help_text="The owner is invited by email and becomes the owner once they accept "
         "(proving they hold the address). The link is also shown to you after saving."
@@ -52,7 +53,7 @@ class MerchantAddForm(forms.ModelForm):
 
 
 @admin.register(Merchant)
-class MerchantAdmin(admin.ModelAdmin):
+class MerchantAdmin(admin.ModelAdmin[Merchant]):
     list_display = ("name", "slug", "currency", "status", "created_at")
     list_filter = ("status", "currency")
     search_fields = ("name", "slug", "public_id")
@@ -61,7 +62,7 @@ class MerchantAdmin(admin.ModelAdmin):
 
     def get_form(
         self, request: HttpRequest, obj: Merchant | None = None, change: bool = False, **kwargs: Any
-    ) -> type[forms.ModelForm]:
+    ) -> type[forms.ModelForm[Merchant]]:
         if obj is None:
             kwargs["form"] = MerchantAddForm
         return super().get_form(request, obj, change=change, **kwargs)
@@ -75,7 +76,7 @@ class MerchantAdmin(admin.ModelAdmin):
         return self.inlines if obj is not None else ()
 
     def save_model(
-        self, request: HttpRequest, obj: Merchant, form: forms.ModelForm, change: bool
+        self, request: HttpRequest, obj: Merchant, form: forms.ModelForm[Merchant], change: bool
     ) -> None:
         super().save_model(request, obj, form, change)
         if change:
@@ -84,7 +85,7 @@ class MerchantAdmin(admin.ModelAdmin):
             merchant=obj,
             email=form.cleaned_data["owner_email"],
             role=Role.OWNER,
-            actor=request.user,  # type: ignore[arg-type]
+            actor=signed_in_user(request),
         )
         messages.info(
             request,
@@ -94,7 +95,7 @@ class MerchantAdmin(admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(admin.ModelAdmin[Membership]):
     form = MembershipForm
     list_display = ("user", "merchant", "role", "created_at")
     list_filter = ("role", "merchant")
@@ -102,14 +103,14 @@ class MembershipAdmin(admin.ModelAdmin):
     autocomplete_fields = ("user", "merchant")
 
 
-class InvitationAddForm(forms.ModelForm):
+class InvitationAddForm(forms.ModelForm[Invitation]):
     class Meta:
         model = Invitation
         fields = ("merchant", "email", "role")
 
 
 @admin.register(Invitation)
-class InvitationAdmin(admin.ModelAdmin):
+class InvitationAdmin(admin.ModelAdmin[Invitation]):
     """Invitations are sent, resent and withdrawn through the service (which emails the
     link); the link itself is never stored, only its nonce."""
 
@@ -138,7 +139,7 @@ class InvitationAdmin(admin.ModelAdmin):
         obj: Invitation | None = None,
         change: bool = False,
         **kwargs: Any,
-    ) -> type[forms.ModelForm]:
+    ) -> type[forms.ModelForm[Invitation]]:
         if obj is None:
             kwargs["form"] = InvitationAddForm
         return super().get_form(request, obj, change=change, **kwargs)
@@ -159,14 +160,14 @@ class InvitationAdmin(admin.ModelAdmin):
         self,
         request: HttpRequest,
         obj: Invitation,
-        form: forms.ModelForm,
+        form: forms.ModelForm[Invitation],
         change: bool,
     ) -> None:
         issued = invitation_send(
             merchant=form.cleaned_data["merchant"],
             email=form.cleaned_data["email"],
             role=form.cleaned_data["role"],
-            actor=request.user,  # type: ignore[arg-type]
+            actor=signed_in_user(request),
         )
         # The admin logs and links to the object it saved: make it the service's row.
         obj.pk = issued.invitation.pk
@@ -202,7 +203,7 @@ class InvitationAdmin(admin.ModelAdmin):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(admin.ModelAdmin[ApiKey]):
     """Keys are created by merchants or ``create_api_key``; the admin can only look and
     revoke. The stored digest is never shown."""
 

@@ -18,6 +18,8 @@ from django.db import models
 from django.http import Http404, HttpRequest, HttpResponseBase
 from rest_framework import exceptions, permissions
 
+from accounts.http import signed_in_user
+from accounts.models import User
 from merchants.models import Membership, Merchant, MerchantStatus, Role
 
 if TYPE_CHECKING:
@@ -62,13 +64,15 @@ def resolve_membership(*, user: Any, merchant_slug: str) -> Membership:
 class MerchantViewMixin(LoginRequiredMixin):
     """For dashboard views under ``/m/<merchant_slug>/``.
 
-    Sets ``self.merchant``, ``self.membership`` (and the same on ``request``), enforces
+    Sets ``self.merchant``, ``self.membership`` (and the same on ``request``) and
+    ``self.user`` (the signed-in member, typed as our ``User``), enforces
     ``required_role``, and scopes ``get_queryset()`` to the merchant.
     """
 
     required_role: str = Role.CLERK
     merchant: Merchant
     membership: Membership
+    user: User
     model: type[models.Model] | None = None
     request: HttpRequest
 
@@ -82,6 +86,7 @@ class MerchantViewMixin(LoginRequiredMixin):
             )
         self.membership = membership
         self.merchant = membership.merchant
+        self.user = signed_in_user(request)
         request.merchant = membership.merchant  # type: ignore[attr-defined]
         request.membership = membership  # type: ignore[attr-defined]
         return super().dispatch(request, *args, **kwargs)
@@ -113,7 +118,7 @@ def scopes_required(view: APIView, method: str) -> tuple[str, ...] | None:
     mapping from method to tuple. A view that declares nothing, and a method it serves
     but does not list, are refused rather than open to any key.
     """
-    declared: ScopeRequirement | None = getattr(view, "required_scopes", None)
+    declared: ScopeRequirement | str | None = getattr(view, "required_scopes", None)
     if declared is None:
         return None
     served = [m for m in view.allowed_methods if m not in _DESCRIBING_METHODS]
@@ -144,7 +149,7 @@ class HasMerchantScope(permissions.BasePermission):
     def has_permission(self, request: Request, view: APIView) -> bool:
         from merchants.api.authentication import ApiClient
 
-        client = request.user
+        client: object = request.user
         if not isinstance(client, ApiClient):
             return False
         if getattr(view, "required_scopes", None) is None:

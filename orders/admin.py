@@ -34,7 +34,7 @@ from orders.services import order_refund
 MAX_ORDERS_PER_REFUND = 50
 
 
-class _ReadOnlyInline(admin.TabularInline):
+class _ReadOnlyInline(admin.TabularInline[Any, Order]):
     extra = 0
     can_delete = False
     show_change_link = False

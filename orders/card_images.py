@@ -13,6 +13,7 @@ import io
 import unicodedata
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 import qrcode
 import qrcode.constants
@@ -31,7 +32,7 @@ RULE = "#d0d0d0"
 Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
 
 
-def _qr(text: str) -> qrcode.QRCode:
+def _qr(text: str) -> qrcode.QRCode[Any]:
     qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=4)
     qr.add_data(text)
     qr.make(fit=True)

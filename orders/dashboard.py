@@ -318,7 +318,7 @@ class OrderRefundView(OrdersViewMixin, TemplateView):
             services.order_refund(
                 order_id=order.pk,
                 reason=form.cleaned_data.get("reason") or "",
-                actor=request.user,  # type: ignore[arg-type]
+                actor=self.user,
             )
         except ApplicationError as exc:
             messages.error(request, exc.detail)
@@ -350,7 +350,7 @@ class DeliveryResendView(OrdersViewMixin, View):
         try:
             sent = services.delivery_resend(
                 delivery_id=delivery.pk,
-                actor=request.user,  # type: ignore[arg-type]
+                actor=self.user,
             )
         except ApplicationError as exc:
             messages.error(request, exc.detail)

@@ -305,7 +305,7 @@ class RecipientForm(StorefrontForm):
         return data
 
 
-class _RecipientBaseFormSet(forms.BaseFormSet):
+class _RecipientBaseFormSet(forms.BaseFormSet[RecipientForm]):
     default_error_messages = {
         "too_many_forms": f"One order can go to at most {MAX_RECIPIENTS} people. "
         "Place another order for the others.",

@@ -27,7 +27,7 @@ class _SiteUrl(RequestSite):
         self.domain = self.name = parts.netloc + parts.path.rstrip("/")
 
 
-class SiteUrlSitemap(Sitemap):
+class SiteUrlSitemap(Sitemap[Any]):
     """Absolute URLs from the site's base URL, never from an unchecked Host header."""
 
     def get_urls(self, page: int | str = 1, site: Any = None, protocol: str | None = None) -> Any:

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from core.errors import ApplicationError
+from core.money import MAX_AMOUNT
 from giftcards import services
 from giftcards.bulk.parsing import MAX_ROWS, parse_csv
 from giftcards.exceptions import InvalidAmount, ProductUnavailable
@@ -58,7 +59,7 @@ def bulk_job_create_count(
     """Queue ``count`` identical cards of ``amount`` minor units."""
     if isinstance(count, bool) or not 1 <= count <= MAX_ROWS:
         raise InvalidAmount(f"Issue between 1 and {MAX_ROWS:,} cards at a time.")
-    if isinstance(amount, bool) or amount <= 0 or amount > services.MAX_AMOUNT:
+    if isinstance(amount, bool) or amount <= 0 or amount > MAX_AMOUNT:
         raise InvalidAmount("The amount must be above 0 and within the platform's limit.")
     _check_product(product, merchant=merchant)
     job = BulkIssueJob.objects.create(

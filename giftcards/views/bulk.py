@@ -189,7 +189,7 @@ class BulkIssueView(BulkMixin, TemplateView):
                 try:
                     job = bulk.bulk_job_create_count(
                         merchant=self.merchant,
-                        actor=request.user,  # type: ignore[arg-type]
+                        actor=self.user,
                         count=count_form.cleaned_data["count"],
                         amount=count_form.cleaned_data["amount_minor"],
                         product=count_form.cleaned_data["product"],
@@ -206,7 +206,7 @@ class BulkIssueView(BulkMixin, TemplateView):
                 try:
                     job = bulk.bulk_job_create_csv(
                         merchant=self.merchant,
-                        actor=request.user,  # type: ignore[arg-type]
+                        actor=self.user,
                         data=csv_form.cleaned_data["file"],
                         filename=csv_form.filename,
                         product=csv_form.cleaned_data["product"],

@@ -85,7 +85,7 @@ class CardReloadView(CardActionView):
             card_id=card.pk,
             amount=form.cleaned_data["amount"],
             reference=form.cleaned_data.get("reference") or "",
-            actor=self.request.user,  # type: ignore[arg-type]
+            actor=self.user,
             idempotency_key=idempotency_key(form.cleaned_data),
         )
         if txn.replayed:
@@ -107,7 +107,7 @@ class CardVoidView(CardActionView):
             merchant=self.merchant,
             card_id=card.pk,
             reason=form.cleaned_data["reason"],
-            actor=self.request.user,  # type: ignore[arg-type]
+            actor=self.user,
         )
         removed = format_money(-txn.amount, txn.currency)
         return f"Card ending {card.last4} is void; {removed} left its balance."
@@ -125,7 +125,7 @@ class CardAdjustView(CardActionView):
             card_id=card.pk,
             amount=form.signed_amount(),
             reason=form.cleaned_data["reason"],
-            actor=self.request.user,  # type: ignore[arg-type]
+            actor=self.user,
         )
         sign = "+" if txn.amount > 0 else ""
         return (
@@ -179,7 +179,7 @@ class TransactionRefundView(CardViewMixin, TemplateView):
                 amount=data["amount"] or None,
                 reason=data.get("reason") or "",
                 reference=data.get("reference") or "",
-                actor=request.user,  # type: ignore[arg-type]
+                actor=self.user,
                 idempotency_key=idempotency_key(data),
             )
         except ApplicationError as exc:

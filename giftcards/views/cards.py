@@ -111,7 +111,7 @@ class CardListView(CardViewMixin, TemplateView):
             merchant=self.merchant,
             channel=LookupChannel.DASHBOARD,
             ip_address=client_ip(self.request),
-            user=self.request.user,  # type: ignore[arg-type]
+            user=self.user,
         )
         try:
             card = find_card_by_code(client=client, code=term)
@@ -217,7 +217,7 @@ class CardIssueView(CardViewMixin, TemplateView):
                 recipient_email=data.get("recipient_email") or "",
                 recipient_phone=data.get("recipient_phone") or "",
                 reference=data.get("reference") or "",
-                actor=request.user,  # type: ignore[arg-type]
+                actor=self.user,
                 idempotency_key=key,
             )
         except ApplicationError as exc:

@@ -108,7 +108,7 @@ class TillView(TillMixin):
             merchant=self.merchant,
             channel=LookupChannel.TILL,
             ip_address=client_ip(request),
-            user=request.user,  # type: ignore[arg-type]
+            user=self.user,
         )
         try:
             card = find_card_by_code(client=client, code=form.cleaned_data["code"])
@@ -222,7 +222,7 @@ class TillRedeemView(TillMixin):
                 amount=confirmed.amount,
                 currency=card.currency,
                 reference=confirmed.reference,
-                actor=request.user,  # type: ignore[arg-type]
+                actor=self.user,
                 idempotency_key=idempotency.till_key(token),
             )
         except ApplicationError as exc:

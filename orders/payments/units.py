@@ -121,8 +121,8 @@ def charge_step(currency: str, *, provider: str) -> int:
     shift = rule.exponent - _platform_exponent(currency)
     step = rule.step
     if shift >= 0:
-        return step // gcd(step, 10**shift)
-    return step * 10**-shift
+        return int(step // gcd(step, 10**shift))
+    return int(step * 10**-shift)
 
 
 def _not_chargeable(amount: int, currency: str, provider: str) -> AmountNotChargeable:
@@ -149,7 +149,7 @@ def to_provider(amount: int, currency: str, *, provider: str) -> int:
     if not _whole(amount):
         raise AmountNotChargeable("An amount must be a whole number of minor units.")
     if shift >= 0:
-        converted = amount * 10**shift
+        converted: int = amount * 10**shift
     elif amount % 10**-shift:
         raise _not_chargeable(amount, currency, provider)
     else:
@@ -169,7 +169,7 @@ def from_provider(amount: int, currency: str, *, provider: str) -> int:
         raise AmountNotChargeable(
             f"{amount} is not an amount of {currency} in {_table(provider).label}'s units."
         )
-    return amount // 10**shift if shift >= 0 else amount * 10**-shift
+    return int(amount // 10**shift if shift >= 0 else amount * 10**-shift)
 
 
 def charge_refusal(amount: int, currency: str, *, provider: str) -> str | None:
