@@ -8,6 +8,7 @@ only its last four symbols, masked; ``code_digest`` and ``code_encrypted`` appea
 
 from __future__ import annotations
 
+import secrets
 from functools import cache
 from typing import Any
 
@@ -27,6 +28,7 @@ from core.admin import ReadOnlyAdmin
 from core.errors import ApplicationError
 from core.money import format_money
 from giftcards import services
+from giftcards.idempotency import admin_void_key
 from giftcards.models import FailedCodeLookup, GiftCard, Product, Transaction
 from giftcards.product_services import product_set_active
 
@@ -176,6 +178,16 @@ class VoidCardsForm(forms.Form):
         initial=VOID_REASON_DEFAULT,
         help_text="Recorded on each card's void ledger entry.",
     )
+    # One token per rendered confirmation: submitting it twice voids nothing twice.
+    token = forms.CharField(
+        required=False, widget=forms.HiddenInput, max_length=64, initial=secrets.token_urlsafe
+    )
+
+    def clean_token(self) -> str:
+        token: str = self.cleaned_data.get("token") or ""
+        return (
+            token if len(token) >= 16 and token.replace("-", "").replace("_", "").isalnum() else ""
+        )
 
 
 # Rendered from a string because this app has no admin templates of its own yet; it
@@ -361,19 +373,34 @@ class GiftCardAdmin(ReadOnlyAdmin):
             return TemplateResponse(request, _void_confirmation(), context)
 
         reason: str = form.cleaned_data["reason"]
-        voided = 0
+        token: str = form.cleaned_data["token"]
+        voided = repeated = 0
         for card in cards:
             try:
-                services.giftcard_void(
-                    merchant=card.merchant, card_id=card.pk, reason=reason, actor=_actor(request)
+                entry = services.giftcard_void(
+                    merchant=card.merchant,
+                    card_id=card.pk,
+                    reason=reason,
+                    actor=_actor(request),
+                    idempotency_key=admin_void_key(token=token, card=card.pk) if token else "",
                 )
             except ApplicationError as exc:
                 self.message_user(request, f"Card {card.public_id}: {exc.detail}", messages.WARNING)
+                continue
+            if entry.replayed:
+                repeated += 1
                 continue
             voided += 1
             self.log_change(request, card, f"Voided: {reason}")
         if voided:
             self.message_user(request, f"Voided {voided} card(s).", messages.SUCCESS)
+        if repeated:
+            self.message_user(
+                request,
+                f"{repeated} card(s) were already voided by this same confirmation; "
+                "nothing changed for them.",
+                messages.INFO,
+            )
         return None
 
     @admin.action(description="Expire selected cards past their date", permissions=["expire"])

@@ -407,6 +407,7 @@ class VoidForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Required. Recorded in the ledger with your name.",
     )
+    idempotency_key = _idempotency_field()
 
     def __init__(self, *args: Any, currency: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -450,6 +451,7 @@ class AdjustForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Required. Recorded in the ledger with your name.",
     )
+    idempotency_key = _idempotency_field()
 
     def __init__(self, *args: Any, currency: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

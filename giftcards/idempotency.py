@@ -16,7 +16,8 @@ under its own prefix, so two doors never share a key by accident:
 - the dashboard's forms: ``web:<form token>``;
 - order fulfilment: ``order:<order>:<line>:<unit>``, one per card of the order;
 - an order's refund: ``order-refund:<order>:<card pk>``, one per card voided;
-- bulk issuing: ``<job>:<row>``, one per row of the job.
+- bulk issuing: ``<job>:<row>``, one per row of the job;
+- the platform admin's "void selected cards": ``admin-void:<form token>:<card pk>``.
 
 **A repeat returns the first result.** The same key again, for the same movement (the
 same kind, on the same card, of the same amount; for a refund, of the same redemption),
@@ -72,6 +73,11 @@ def order_unit_key(*, order: str, line: int, unit: int) -> str:
 def order_refund_key(*, order: str) -> str:
     """The key an order's refund voids its cards under (each card adds its pk)."""
     return f"order-refund:{order}"
+
+
+def admin_void_key(*, token: str, card: int) -> str:
+    """The key of one card voided by one submit of the admin's confirmation form."""
+    return f"admin-void:{token}:{card}"
 
 
 def bulk_row_key(*, job: str, row: int) -> str:

@@ -299,3 +299,30 @@ def test_actions_refuse_more_cards_than_one_request_should_handle(
     assert "Select at most 1 cards at a time." in response.content.decode()
     assert GiftCard.objects.filter(status=CardStatus.ACTIVE).count() == 2
     assert not Transaction.objects.filter(kind=TransactionKind.VOID).exists()
+
+
+def test_void_confirmation_submitted_twice_voids_once(
+    admin_client: Client, merchant: Merchant
+) -> None:
+    card = issue(merchant, 2500).card
+    confirm = admin_client.post(
+        CARDS, {"action": "void_selected", "index": 0, "_selected_action": [card.pk]}
+    )
+    token = confirm.context["form"]["token"].value()
+    assert len(token) >= 16
+    submit = {
+        "action": "void_selected",
+        "_selected_action": [card.pk],
+        "post": "yes",
+        "reason": "Fraud report 43",
+        "token": token,
+    }
+
+    first = admin_client.post(CARDS, submit, follow=True)
+    again = admin_client.post(CARDS, submit, follow=True)
+
+    assert "Voided 1 card(s)." in first.content.decode()
+    html = again.content.decode()
+    assert "already voided by this same confirmation" in html
+    assert "This card is already void." not in html
+    assert Transaction.objects.filter(gift_card=card, kind=TransactionKind.VOID).count() == 1

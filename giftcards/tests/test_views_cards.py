@@ -983,3 +983,42 @@ def test_signed_out_visitors_are_sent_to_sign_in(
         response = call(client, name, method, path)
         assert response.status_code == 302, (method, path)
         assert response["Location"].startswith("/accounts/login/")
+
+
+def test_resubmitting_the_void_form_voids_once(
+    manager_client: Client, merchant: Merchant, card: GiftCard
+) -> None:
+    void = url("card-void", merchant, card.public_id)
+    data = {"void-reason": "lost", "void-idempotency_key": "v" * 20}
+
+    assert manager_client.post(void, data).status_code == 302
+    again = manager_client.post(void, data, follow=True)
+
+    assert "was already voided; nothing changed" in page(again)
+    assert snapshot(card) == (0, "void", 2)
+
+
+def test_resubmitting_the_adjust_form_adjusts_once(
+    owner_client: Client, merchant: Merchant, card: GiftCard
+) -> None:
+    adjust = url("card-adjust", merchant, card.public_id)
+    data = {
+        "adjust-direction": "add",
+        "adjust-amount": "5",
+        "adjust-reason": "goodwill",
+        "adjust-idempotency_key": "j" * 20,
+    }
+
+    assert owner_client.post(adjust, data).status_code == 302
+    again = owner_client.post(adjust, data, follow=True)
+
+    assert "already recorded; it was not booked twice" in page(again)
+    assert snapshot(card) == (5500, "active", 2)
+
+
+@pytest.mark.parametrize(("name", "field"), [("card-void", "void"), ("card-adjust", "adjust")])
+def test_void_and_adjust_forms_carry_their_own_token(
+    owner_client: Client, merchant: Merchant, card: GiftCard, name: str, field: str
+) -> None:
+    html = page(owner_client.get(url(name, merchant, card.public_id)))
+    assert f'name="{field}-idempotency_key"' in html

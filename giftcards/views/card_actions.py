@@ -108,7 +108,10 @@ class CardVoidView(CardActionView):
             card_id=card.pk,
             reason=form.cleaned_data["reason"],
             actor=self.user,
+            idempotency_key=idempotency_key(form.cleaned_data),
         )
+        if txn.replayed:
+            return f"Card ending {card.last4} was already voided; nothing changed."
         removed = format_money(-txn.amount, txn.currency)
         return f"Card ending {card.last4} is void; {removed} left its balance."
 
@@ -126,7 +129,10 @@ class CardAdjustView(CardActionView):
             amount=form.signed_amount(),
             reason=form.cleaned_data["reason"],
             actor=self.user,
+            idempotency_key=idempotency_key(form.cleaned_data),
         )
+        if txn.replayed:
+            return "This adjustment was already recorded; it was not booked twice."
         sign = "+" if txn.amount > 0 else ""
         return (
             f"Balance adjusted by {sign}{format_money(txn.amount, txn.currency)}. "
