@@ -140,7 +140,24 @@ class GiftCard(models.Model):
         return self.expires_at is not None and self.expires_at <= now
 
     # The one answer to "can money move on this card now?", asked by the services before
-    # they write and by the till and card pages before they offer a form.
+    # they write, by the till and card pages before they offer a form, and by every page
+    # that shows a card (shop, wallet, orders) before it calls it usable.
+
+    def current_status(self, now: Any = None) -> str:
+        """The status as it stands now: an active card past its date is expired, whether
+        or not the nightly expiry job has run yet."""
+        if self.status == CardStatus.ACTIVE and self.is_expired(now):
+            return CardStatus.EXPIRED
+        return str(self.status)
+
+    def has_ended(self, now: Any = None) -> bool:
+        """Void or expired (by status or by date): no money moves on it again and it is
+        not sent again."""
+        return self.status in (CardStatus.VOID, CardStatus.EXPIRED) or self.is_expired(now)
+
+    def is_usable(self, now: Any = None) -> bool:
+        """Something can be spent from it now: nothing refuses a spend and it holds money."""
+        return self.spend_refusal(now) is None and self.balance > 0
 
     def spend_refusal(self, now: Any = None) -> str | None:
         """Why nothing can be spent from or loaded onto the card now: ``"void"``,

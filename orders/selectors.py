@@ -10,7 +10,7 @@ from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Sum
 
 from communications.masking import mask
 from core.money import format_money
-from giftcards.models import CardStatus, GiftCard
+from giftcards.models import GiftCard
 from merchants.models import Merchant
 from orders.models import (
     CardDelivery,
@@ -182,11 +182,7 @@ def delivery_resendable(delivery: CardDelivery | None, *, order: Order, card: Gi
     good. The service checks again, under its lock, and explains any refusal."""
     if delivery is None or delivery.status not in ("sent", "failed"):
         return False
-    return (
-        order.status != OrderStatus.REFUNDED
-        and card.status in (CardStatus.ACTIVE, CardStatus.REDEEMED, CardStatus.PENDING)
-        and not card.is_expired()
-    )
+    return order.status != OrderStatus.REFUNDED and not card.has_ended()
 
 
 def status_page_lines(order: Order) -> list[LineRow]:

@@ -168,9 +168,7 @@ def brand_css(request: HttpRequest, slug: str) -> HttpResponse:
 
 def _card_result(card: GiftCard) -> dict[str, Any]:
     now = timezone.now()
-    state = card.status
-    if state == CardStatus.ACTIVE and card.is_expired(now):
-        state = CardStatus.EXPIRED
+    state = card.current_status(now)
     notes = {
         CardStatus.ACTIVE: "",
         CardStatus.REDEEMED: "This card has been spent in full.",
@@ -185,7 +183,7 @@ def _card_result(card: GiftCard) -> dict[str, Any]:
         "status": CardStatus(state).label,
         "note": notes.get(CardStatus(state), ""),
         "expires_at": card.expires_at,
-        "usable": state == CardStatus.ACTIVE and card.balance > 0,
+        "usable": card.is_usable(now),
     }
 
 

@@ -42,16 +42,10 @@ class CardRow:
     added_at: datetime
 
 
-def _status(card: GiftCard, now: datetime) -> str:
-    # An active card past its expiry is expired, whether or not the nightly job ran.
-    if card.status == CardStatus.ACTIVE and card.is_expired(now):
-        return CardStatus.EXPIRED
-    return card.status
-
-
 def card_row(entry: WalletCard, *, now: datetime | None = None) -> CardRow:
     card = entry.gift_card
-    status = _status(card, now or timezone.now())
+    now = now or timezone.now()
+    status = card.current_status(now)
     return CardRow(
         public_id=card.public_id,
         merchant_name=card.merchant.name,
@@ -59,7 +53,7 @@ def card_row(entry: WalletCard, *, now: datetime | None = None) -> CardRow:
         balance=format_money(card.balance, card.currency),
         initial_amount=format_money(card.initial_amount, card.currency),
         status=CardStatus(status).label,
-        is_usable=status == CardStatus.ACTIVE and card.balance > 0,
+        is_usable=card.is_usable(now),
         expires_at=card.expires_at,
         source=WalletSource(entry.source).label,
         added_at=entry.added_at,

@@ -255,3 +255,30 @@ def test_the_card_says_whether_it_can_be_spent_or_refunded(
     assert card.reload_refusal(now) == spend
     card.reloadable = False
     assert card.reload_refusal(now) == (spend or "not_reloadable")
+
+
+@pytest.mark.parametrize(
+    ("status", "expired", "balance", "shown", "ended", "usable"),
+    [
+        (CardStatus.ACTIVE, False, 100, CardStatus.ACTIVE, False, True),
+        (CardStatus.ACTIVE, False, 0, CardStatus.ACTIVE, False, False),
+        (CardStatus.ACTIVE, True, 100, CardStatus.EXPIRED, True, False),
+        (CardStatus.REDEEMED, False, 0, CardStatus.REDEEMED, False, False),
+        (CardStatus.PENDING, False, 100, CardStatus.PENDING, False, False),
+        (CardStatus.VOID, False, 0, CardStatus.VOID, True, False),
+        (CardStatus.EXPIRED, False, 0, CardStatus.EXPIRED, True, False),
+    ],
+)
+def test_the_card_says_how_it_stands_for_the_pages_that_show_it(
+    status: str, expired: bool, balance: int, shown: str, ended: bool, usable: bool
+) -> None:
+    now = timezone.now()
+    card = GiftCard(
+        status=status,
+        balance=balance,
+        initial_amount=100,
+        expires_at=now - timedelta(days=1) if expired else now + timedelta(days=1),
+    )
+    assert card.current_status(now) == shown
+    assert card.has_ended(now) is ended
+    assert card.is_usable(now) is usable

@@ -156,7 +156,7 @@ def _recent_resends(card_id: int, now: datetime) -> list[float]:
 def _check_resendable(order: Order, delivery: CardDelivery, card: GiftCard) -> None:
     if order.status == OrderStatus.REFUNDED:
         raise ResendRefused("This order was refunded: its cards are void and are not sent again.")
-    if card.status in (CardStatus.VOID, CardStatus.EXPIRED) or card.is_expired():
+    if card.has_ended():
         state = "expired" if card.is_expired() else card.get_status_display().lower()
         raise ResendRefused(f"The card ending {card.last4} is {state}: it is not sent again.")
     if delivery.status == DeliveryStatus.SCHEDULED:
