@@ -20,6 +20,7 @@ from PIL import Image, ImageOps
 from core.contact import InvalidPhone, normalise_email, normalise_phone
 from core.forms import AmountField, clean_amount
 from core.money import CURRENCY_CHOICES, example_amount, format_money, format_plain
+from giftcards import codes
 from giftcards.idempotency import form_key
 from giftcards.models import CardStatus, Product
 from giftcards.product_rules import min_validity_days, product_terms_refusal
@@ -40,6 +41,47 @@ def _new_token() -> str:
 
 
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+
+# --- A card's code, typed -------------------------------------------------------------
+
+
+class CodeInput(forms.TextInput):
+    """A text input that never writes the typed code back into the page."""
+
+    def format_value(self, value: Any) -> str | None:
+        return None
+
+
+class GiftCardCodeField(forms.CharField):
+    """A gift card code as a person types or scans it, wherever one is asked for (the
+    till, the shop's balance check): dashes, spaces and case do not matter, and a code
+    that fails its check character is refused here, before any lookup is counted. The
+    cleaned value is what was typed; lookups normalise it themselves."""
+
+    INVALID = (
+        "This is not a valid gift card code: check it for typos. A code has 16 "
+        "characters, like ABCD-EFGH-JKMN-PQRS."
+    )
+
+    def __init__(self, *, attrs: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("label", "Gift card code")
+        kwargs.setdefault("max_length", 64)
+        widget_attrs = {
+            "autocomplete": "off",
+            "autocapitalize": "characters",
+            "spellcheck": "false",
+        }
+        super().__init__(widget=CodeInput(attrs={**widget_attrs, **(attrs or {})}), **kwargs)
+
+    def validate(self, value: Any) -> None:
+        super().validate(value)
+        if value in self.empty_values:
+            return
+        try:
+            codes.normalise(value)
+        except codes.InvalidCode:
+            raise forms.ValidationError(self.INVALID, code="typo") from None
 
 
 def idempotency_key(cleaned_data: dict[str, Any]) -> str:

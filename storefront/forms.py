@@ -18,7 +18,7 @@ from django.utils import timezone
 from core.contact import InvalidPhone, normalise_phone
 from core.forms import clean_amount
 from core.money import MAX_INPUT_LENGTH, example_amount, format_money
-from giftcards import codes
+from giftcards.forms import GiftCardCodeField
 from giftcards.models import Product
 from giftcards.product_rules import product_amount_range, product_amount_refusal
 from storefront import delivery, pricing
@@ -450,37 +450,9 @@ class Purchase:
             self.recipients.forms[-1].fields["recipient_name"].widget.attrs["autofocus"] = True
 
 
-class CodeInput(forms.TextInput):
-    """A text input that never writes the typed code back into the page."""
-
-    def format_value(self, value: Any) -> str | None:
-        return None
-
-
 class BalanceForm(StorefrontForm):
-    code = forms.CharField(
-        label="Gift card code",
-        max_length=64,
+    code = GiftCardCodeField(
         help_text="The 16 characters on the card or in the email, like ABCD-EFGH-JKMN-PQRS. "
         "Dashes and spaces are optional.",
         error_messages={"required": "Enter the code on your gift card."},
-        widget=CodeInput(
-            attrs={
-                "autocomplete": "off",
-                "autocapitalize": "characters",
-                "spellcheck": "false",
-            }
-        ),
     )
-
-    def clean_code(self) -> str:
-        raw: str = self.cleaned_data["code"]
-        try:
-            codes.normalise(raw)
-        except codes.InvalidCode:
-            raise forms.ValidationError(
-                "This is not a valid gift card code: check it for typos. A code has 16 "
-                "characters, like ABCD-EFGH-JKMN-PQRS.",
-                code="typo",
-            ) from None
-        return raw

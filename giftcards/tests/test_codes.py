@@ -125,3 +125,24 @@ def test_codes_never_reach_a_log_line() -> None:
     record = logging.LogRecord("t", logging.INFO, __file__, 1, "typed %s at till", (code,), None)
     RedactingFilter().filter(record)
     assert code not in record.getMessage()
+
+
+def test_the_one_code_field_reads_a_code_as_typed_and_refuses_typos() -> None:
+    from django import forms
+
+    from giftcards.forms import GiftCardCodeField
+
+    code = codes.generate()
+    field = GiftCardCodeField()
+    for typed in (code, code.lower(), code.replace("-", " "), code.replace("-", "")):
+        assert field.clean(typed) == typed
+    typo = code[:-1] + ("0" if code[-1] != "0" else "1")
+    for wrong in (typo, "ABCD", "ÄBCD-EFGH-JKMN-PQRS"):
+        with pytest.raises(forms.ValidationError) as refused:
+            field.clean(wrong)
+        assert refused.value.code == "typo"
+    with pytest.raises(forms.ValidationError) as empty:
+        field.clean("  ")
+    assert empty.value.code == "required"
+    # what was typed is never written back into the page
+    assert 'value="' not in field.widget.render("code", code)

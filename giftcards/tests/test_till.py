@@ -188,7 +188,7 @@ def test_a_typo_is_caught_by_the_check_character_without_counting_a_failure(
     typo = issued.code[:-1] + ("0" if last != "0" else "1")
     response = lookup(clerk_client, merchant, typo)
     assert response.status_code == 422
-    assert "check the code for typos" in html(response)
+    assert "check it for typos" in html(response)
     assert_no_code(response, typo)
     assert_no_code(response, issued.code)
     assert FailedCodeLookup.objects.count() == 0

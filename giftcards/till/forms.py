@@ -2,48 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django import forms
 
-from giftcards import codes
-
-
-class CodeInput(forms.TextInput):
-    """A text input that never writes what was typed back into the page."""
-
-    def format_value(self, value: Any) -> str | None:
-        return None
+from giftcards.forms import GiftCardCodeField
 
 
 class LookupForm(forms.Form):
-    code = forms.CharField(
-        label="Gift card code",
-        max_length=64,
+    code = GiftCardCodeField(
         help_text="Type the 16 characters or scan the card. Dashes and spaces are optional.",
         error_messages={"required": "Enter or scan the card's code."},
-        widget=CodeInput(
-            attrs={
-                "autocomplete": "off",
-                "autocapitalize": "characters",
-                "spellcheck": "false",
-                "autofocus": True,
-                "class": "till-code",
-            }
-        ),
+        attrs={"autofocus": True, "class": "till-code"},
     )
-
-    def clean_code(self) -> str:
-        raw: str = self.cleaned_data["code"]
-        try:
-            codes.normalise(raw)
-        except codes.InvalidCode:
-            raise forms.ValidationError(
-                "This is not a valid gift card code: check the code for typos. "
-                "A code has 16 characters, like ABCD-EFGH-JKMN-PQRS.",
-                code="typo",
-            ) from None
-        return raw
 
 
 class AmountForm(forms.Form):
