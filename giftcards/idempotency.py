@@ -10,8 +10,10 @@ protection asked": the movement runs every time.
 **Scope.** A key is the merchant's, whatever the door: each door builds its keys here,
 under its own prefix, so two doors never share a key by accident:
 
-- the API: the client's ``Idempotency-Key`` header as sent (no prefix; the header's
-  HTTP-level replay of the whole response stays ``merchants.idempotency``'s);
+- the API: ``api:<the client's Idempotency-Key header>`` (a header too long for the
+  column is hashed). The prefix matters: without it a key could name another door's
+  movement (``order:<order>:<line>:<unit>``) and be answered with that card. The
+  header's HTTP-level replay of the whole response stays ``merchants.idempotency``'s;
 - the till: ``till:<confirmation token>``;
 - the dashboard's forms: ``web:<form token>``;
 - order fulfilment: ``order:<order>:<line>:<unit>``, one per card of the order;
@@ -44,6 +46,8 @@ call's transaction under the same key, answers with it.
 """
 
 from __future__ import annotations
+
+import hashlib
 
 from django.db import IntegrityError
 
@@ -83,6 +87,17 @@ def admin_void_key(*, token: str, card: int) -> str:
 def bulk_row_key(*, job: str, row: int) -> str:
     """The key of one row of a bulk issuing job: one card per row."""
     return f"{job}:{row}"
+
+
+def api_key(header: str) -> str:
+    """The money key of an API request's ``Idempotency-Key`` header ("" for none): always
+    under ``api:``, so a client can never name another door's key."""
+    if not header:
+        return ""
+    key = f"api:{header}"
+    if len(key) <= MAX_KEY_LENGTH:
+        return key
+    return "api:sha256:" + hashlib.sha256(header.encode()).hexdigest()
 
 
 def per_card(key: str, card_id: int) -> str:

@@ -187,11 +187,12 @@ class GiftCard(models.Model):
 
     @property
     def is_untouched(self) -> bool:
-        """Nothing was spent, voided or expired: the whole first amount is still on it
-        (what lets an order's cards be taken back)."""
-        return self.balance >= self.initial_amount and self.status in (
-            CardStatus.ACTIVE,
-            CardStatus.PENDING,
+        """Nothing was spent, voided or expired (by status or by date): the whole first
+        amount is still on it (what lets an order's cards be taken back)."""
+        return (
+            self.balance >= self.initial_amount
+            and self.status in (CardStatus.ACTIVE, CardStatus.PENDING)
+            and not self.has_ended()
         )
 
 

@@ -252,6 +252,7 @@ def giftcard_issue(
             first.kind == TransactionKind.ISSUE
             and first.amount == amount
             and first.currency == currency
+            and first.gift_card.product_id == (product.pk if product is not None else None)
         )
 
     def first_card(first: Transaction) -> IssuedCard:
@@ -671,6 +672,10 @@ def giftcards_take_back(
     refusal rolls nothing forward). Each card is voided under ``idempotency_key`` and its
     pk; a repeat returns the first call's voids without running ``before_void``.
     """
+    if not idempotency_key:
+        # Without a key, earlier keyless voids would read as this call's repeat, and
+        # the provider step would be skipped.
+        raise ValueError("giftcards_take_back needs an idempotency key.")
     keys = {pk: idempotency.per_card(idempotency_key, pk) for pk in set(card_ids)}
     cards = lock_cards(merchant=merchant, card_ids=card_ids)
     done = {

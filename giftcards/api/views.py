@@ -22,6 +22,7 @@ from giftcards.api import examples as ex
 from giftcards.api import serializers as s
 from giftcards.api.render import card_json, movement_json, transaction_json
 from giftcards.exceptions import ProductUnavailable
+from giftcards.idempotency import api_key as api_money_key
 from giftcards.lookups import LookupClient, find_card_by_code
 from giftcards.models import GiftCard, LookupChannel, Transaction
 from merchants.api.authentication import ApiClient
@@ -102,7 +103,11 @@ class GiftCardAPIView(MerchantAPIMixin, APIView):
         ledger entry and the card: ``act(**arguments, actor=..., idempotency_key=...)``."""
 
         def operation() -> Response:
-            txn = act(**arguments, actor=self.api_key, idempotency_key=idempotency_key(request))
+            txn = act(
+                **arguments,
+                actor=self.api_key,
+                idempotency_key=api_money_key(idempotency_key(request)),
+            )
             return Response(_movement(txn), status=status_code)
 
         return run_idempotent(request, merchant=self.merchant, operation=operation)
@@ -216,7 +221,7 @@ class GiftCardCollectionView(GiftCardAPIView):
                 merchant=self.merchant,
                 product=product,
                 actor=self.api_key,
-                idempotency_key=idempotency_key(request),
+                idempotency_key=api_money_key(idempotency_key(request)),
                 **values,
             )
             body = {**card_json(issued.card), "code": codes.format_code(issued.code)}

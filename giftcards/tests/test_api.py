@@ -656,3 +656,45 @@ def test_reads_are_served_from_cache_and_fresh_after_a_change(
     with django_capture_on_commit_callbacks(execute=True):
         post(api_client, f"{path}redeem/", {"amount": 1})
     assert api_client.get(path).json()["balance"] == 999
+
+
+def test_an_api_key_cannot_name_another_doors_key(
+    api_client: APIClient, merchant: Merchant
+) -> None:
+    from giftcards.idempotency import order_unit_key
+
+    order_card = issue(
+        merchant, 2500, idempotency_key=order_unit_key(order="ord_abc", line=7, unit=0)
+    )
+    response = post(
+        api_client,
+        "/api/v1/gift-cards/",
+        {"amount": 2500, "currency": "EUR"},
+        **{"Idempotency-Key": "order:ord_abc:7:0"},
+    )
+    assert response.status_code == 201
+    body = response.json()
+    # a new card of its own, never the order's card or its code
+    assert body["id"] != order_card.card.public_id
+    assert codes.normalise(body["code"]) != codes.normalise(order_card.code)
+    assert GiftCard.objects.count() == 2
+
+
+def test_a_long_api_key_is_kept_whole(api_client: APIClient, merchant: Merchant) -> None:
+    card = issue(merchant, 1000).card
+    long_key = "k" * 250
+    first = post(
+        api_client,
+        f"/api/v1/gift-cards/{card.public_id}/reload/",
+        {"amount": 100},
+        **{"Idempotency-Key": long_key + "A"},
+    )
+    second = post(
+        api_client,
+        f"/api/v1/gift-cards/{card.public_id}/reload/",
+        {"amount": 100},
+        **{"Idempotency-Key": long_key + "B"},
+    )
+    assert (first.status_code, second.status_code) == (201, 201)
+    assert first.json()["transaction"]["id"] != second.json()["transaction"]["id"]
+    assert snapshot(card)[0] == 1200

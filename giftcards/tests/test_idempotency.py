@@ -282,3 +282,50 @@ def test_the_card_says_how_it_stands_for_the_pages_that_show_it(
     assert card.current_status(now) == shown
     assert card.has_ended(now) is ended
     assert card.is_usable(now) is usable
+
+
+def test_taking_back_needs_a_key(merchant: Merchant) -> None:
+    card = issue(merchant, 1000).card
+    services.giftcard_void(merchant=merchant, card_id=card.pk, reason="earlier")
+    before = snapshot(card)
+    calls: list[int] = []
+    with pytest.raises(ValueError, match="idempotency key"):
+        services.giftcards_take_back(
+            merchant=merchant,
+            card_ids=[card.pk],
+            reason="Order refunded",
+            idempotency_key="",
+            before_void=lambda: calls.append(1),
+        )
+    assert calls == []
+    assert snapshot(card) == before
+
+
+def test_taking_back_refuses_a_card_past_its_date(merchant: Merchant) -> None:
+    card = issue(merchant, 1000).card
+    GiftCard.objects.filter(pk=card.pk).update(expires_at=timezone.now() - timedelta(days=1))
+    before = snapshot(card)
+    calls: list[int] = []
+    with pytest.raises(CardsAlreadyUsed):
+        services.giftcards_take_back(
+            merchant=merchant,
+            card_ids=[card.pk],
+            reason="Order refunded",
+            idempotency_key="order-refund:ord_3",
+            before_void=lambda: calls.append(1),
+        )
+    assert calls == []
+    assert snapshot(card) == before
+
+
+def test_an_issue_key_reused_for_another_product_is_refused(merchant: Merchant) -> None:
+    from giftcards.tests.factories import ProductFactory
+
+    product = ProductFactory(merchant=merchant, denominations=[2500])
+    issue(merchant, 2500, idempotency_key="issue-2")
+    with pytest.raises(IdempotencyKeyReused):
+        services.giftcard_issue(
+            merchant=merchant, amount=2500, product=product, idempotency_key="issue-2"
+        )
+    assert GiftCard.objects.count() == 1
+    assert Transaction.objects.count() == 1

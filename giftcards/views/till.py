@@ -55,7 +55,7 @@ def spend_problem(card: GiftCard) -> str:
     card's own answer, ``GiftCard.spend_refusal``, in the clerk's words)."""
     refusal = card.spend_refusal()
     if refusal is not None:
-        return _SPEND_PROBLEMS[refusal]
+        return _SPEND_PROBLEMS.get(refusal, "This card cannot be used now.")
     if card.balance <= 0:
         return "This card has been spent in full."
     return ""

@@ -27,7 +27,7 @@ from communications.services import Recipient, send
 from core.money import format_money
 from core.site import site_url
 from giftcards import codes
-from giftcards.models import CardStatus, GiftCard
+from giftcards.models import GiftCard
 from giftcards.services import giftcard_hold
 from merchants.models import Merchant
 from orders.card_links import card_link_token, card_links_reinstate, card_links_revoke
@@ -102,9 +102,10 @@ def delivery_send(*, delivery_id: int) -> CardDelivery | None:
             return None
         card = delivery.card.gift_card
         delivery.attempted_at = now
-        if card.status not in (CardStatus.ACTIVE, CardStatus.REDEEMED, CardStatus.PENDING):
+        if card.has_ended(now):
+            state = "expired" if card.is_expired(now) else card.get_status_display().lower()
             delivery.status = DeliveryStatus.CANCELLED
-            delivery.failure_reason = f"The card is {card.get_status_display().lower()}."
+            delivery.failure_reason = f"The card is {state}."
             delivery.save(update_fields=["status", "attempted_at", "failure_reason"])
             return delivery
         logs = _send_card(delivery, merchant=delivery.order.merchant)
