@@ -39,7 +39,7 @@ def test_a_retry_replays_the_first_response_and_spends_once(
     card.refresh_from_db()
     assert card.balance == 600
     assert Transaction.objects.filter(kind="redeem").count() == 1
-    assert Transaction.objects.get(kind="redeem").idempotency_key == "key-1"
+    assert Transaction.objects.get(kind="redeem").idempotency_key == "api:key-1"
 
 
 def test_the_same_key_with_another_body_is_a_conflict(api_client: APIClient, merchant: Merchant):
