@@ -27,8 +27,10 @@ from tests.smtp import Mailbox, running_smtp_server
 @pytest.fixture(autouse=True)
 def _clear_cache() -> None:
     from giftcards.api.render import _product_public_id
+    from merchants.api.authentication import forget_keys
 
     cache.clear()
+    forget_keys()
     # Rolled-back test transactions hand out ids again; production ids never repeat.
     _product_public_id.cache_clear()
 

@@ -110,7 +110,10 @@ LOCAL_APPS = [
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
 MIDDLEWARE = [
-    "core.middleware.RequestIdMiddleware",
+    # The request id and the one access line, for every request.
+    "core.middleware.RequestLogMiddleware",
+    # The REST API leaves here for its own chain, API_MIDDLEWARE below.
+    "core.middleware.ApiChainMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before the refusals below, so a browser client can read them too.
@@ -130,8 +133,22 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "django_structlog.middlewares.RequestMiddleware",
     "axes.middleware.AxesMiddleware",
+]
+
+# The REST API's chain (core.middleware.ApiChainMiddleware): a request under this prefix
+# carries its Bearer key and no session, cookie or form, so it skips sessions, CSRF,
+# signed-in users, second factors, messages, allauth, htmx, axes and the page headers
+# (frames, CSP). The API docs page (/api/docs/) is a page and keeps the pages' chain.
+API_CHAIN_PREFIX = "/api/v1/"
+API_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "core.middleware.RequestBodyLimitMiddleware",
+    "core.middleware.ApiAddressMiddleware",
+    "core.middleware.ServiceUnavailableMiddleware",
+    "django.middleware.gzip.GZipMiddleware",
+    "core.site.SiteUrlMiddleware",
 ]
 
 TEMPLATES = [
@@ -510,6 +527,10 @@ CELERY_BEAT_SCHEDULE["expire-abandoned-orders"] = {
 }
 
 # --- REST API -----------------------------------------------------------------
+# How long a worker may answer with the API key and merchant row it read: the bound on
+# how long a revoked key or a suspended merchant still works in the other workers (the
+# worker that saved the change forgets at once). 0 reads the database every request.
+API_KEY_CACHE_SECONDS = env.float("API_KEY_CACHE_SECONDS", default=5.0)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["merchants.api.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["merchants.tenancy.HasMerchantScope"],
@@ -544,9 +565,8 @@ SPECTACULAR_SETTINGS = {
 # --- Logging ------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOG_FORMAT = env.str("LOG_FORMAT", default="json")  # json | console
-DJANGO_STRUCTLOG_TRUST_UPSTREAM_REQUEST_ID = True
-# The client address is bound by core.middleware.RequestIdMiddleware (core.net.client_ip).
-DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = False
+# The request id, the client address (core.net.client_ip) and the one access line per
+# request come from core.middleware.RequestLogMiddleware, not django-structlog's.
 
 from core.logging import build_logging_config, configure_structlog  # noqa: E402
 

@@ -3,14 +3,25 @@
 The prefix finds the row through a unique index; the secret is compared as a SHA-256
 digest in constant time. ``last_used_at`` is written at most once a minute per key so
 the hot path stays read-only.
+
+Every API request needs its key and merchant, so each worker process keeps the row it
+read for ``API_KEY_CACHE_SECONDS`` (default 5; 0 reads the database every time). The
+row is the cached thing, never a model instance: each request builds its own objects
+from it. A change to a key or a merchant saved through the ORM (revoking or expiring a
+key, suspending a merchant) is forgotten at once in the process that made it; every
+other worker stops using the old row within ``API_KEY_CACHE_SECONDS``. That is the
+bound on how long a revoked key or a suspended merchant may still be answered. The
+secret is checked against the digest on every request, cached row or not.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
 
+from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 from rest_framework import authentication, exceptions
@@ -38,10 +49,48 @@ def _key_sql() -> str:
     )
 
 
-def _key_with_merchant(prefix: str) -> ApiKey | None:
+# prefix -> (monotonic time it was read, the row). Bounded: cleared when it grows past
+# _ROWS_MAX, which no real set of keys reaches within one cache period.
+_rows: dict[str, tuple[float, tuple[object, ...]]] = {}
+_ROWS_MAX = 4096
+
+
+def forget_keys(prefix: str | None = None) -> None:
+    """Drop this process's cached row for ``prefix`` (every row when ``None``)."""
+    if prefix is None:
+        _rows.clear()
+    else:
+        _rows.pop(prefix, None)
+
+
+def _row(prefix: str) -> tuple[object, ...] | None:
+    ttl: float = settings.API_KEY_CACHE_SECONDS
+    now = time.monotonic()
+    cached = _rows.get(prefix)
+    if cached is not None and now - cached[0] < ttl:
+        return cached[1]
     with sql_cursor() as cursor:
         cursor.execute(_key_sql(), [prefix])
-        row = cursor.fetchone()
+        row: tuple[object, ...] | None = cursor.fetchone()
+    if row is not None and ttl > 0:
+        if len(_rows) >= _ROWS_MAX:
+            _rows.clear()
+        _rows[prefix] = (now, tuple(row))
+    return row
+
+
+def _remember_last_used(prefix: str, when: object) -> None:
+    """Keep the cached row's ``last_used_at`` in step with the write just made, so the
+    next requests do not write it again (the row's age is kept: the bound holds)."""
+    cached = _rows.get(prefix)
+    if cached is not None:
+        row = list(cached[1])
+        row[_keys.attnames.index("last_used_at")] = when
+        _rows[prefix] = (cached[0], tuple(row))
+
+
+def _key_with_merchant(prefix: str) -> ApiKey | None:
+    row = _row(prefix)
     if row is None:
         return None
     key = _keys.load(row)
@@ -104,10 +153,11 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
                 Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)
             ).update(last_used_at=now)
             key.last_used_at = now
+            _remember_last_used(prefix, now)
         return ApiClient(key), key
 
     def authenticate_header(self, request: Request) -> str:
         return f'{self.keyword} realm="api"'
 
 
-__all__ = ["ApiClient", "ApiKeyAuthentication"]
+__all__ = ["ApiClient", "ApiKeyAuthentication", "forget_keys"]

@@ -175,6 +175,8 @@ def bench_env(database_url: str, redis_url: str, log_level: str, app_root: Path)
         REDIS_URL=redis_url,
         CACHE_KEY_PREFIX="gwbench",
         SECURE_SSL_REDIRECT="false",
+        # Nothing here takes a payment; the guard wants the test provider named.
+        PAYMENT_TEST_PROVIDER_ALLOWED="true",
         LOG_LEVEL=log_level,
         DJANGO_READ_DOT_ENV_FILE="false",
         # The app from app_root (the working tree or an exported revision), bench from here.
