@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Sequence
+from typing import Any
+
 from django.core.cache import cache
 
 
@@ -14,3 +18,65 @@ def cache_incr(key: str, *, ttl: int) -> int:
     except ValueError:  # the key expired between add and incr
         cache.set(key, 1, ttl)
         return 1
+
+
+# For each (counter, other) pair of keys: create the counter at 0 with the time to live
+# if it is missing, add one, and read the other counter. One round trip, atomically.
+_JOIN = """
+local joined = {}
+for i = 1, #KEYS, 2 do
+  redis.call('SET', KEYS[i], 0, 'EX', ARGV[1], 'NX')
+  joined[#joined + 1] = redis.call('INCR', KEYS[i])
+  joined[#joined + 1] = tonumber(redis.call('GET', KEYS[i + 1]) or '0')
+end
+return joined
+"""
+# Take one off each counter that still exists (one that expired stays gone).
+_LEAVE = """
+for i = 1, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('DECR', KEYS[i]) end
+end
+return 0
+"""
+_scripts: dict[tuple[str, int], Any] = {}
+
+
+def _redis_script(name: str, source: str) -> Any | None:
+    """The Lua script on the cache's Redis (django-redis), or None when the cache is not
+    Redis. Registered once per Redis client."""
+    backend = getattr(cache, "client", None)
+    if backend is None or not hasattr(backend, "get_client"):
+        return None
+    client = backend.get_client(write=True)
+    script = _scripts.get((name, id(client)))
+    if script is None:
+        script = _scripts[(name, id(client))] = client.register_script(source)
+    return script
+
+
+def join_counters(pairs: Sequence[tuple[str, str]], *, ttl: int) -> list[tuple[int, int]]:
+    """For each ``(counter, other)``: add one to ``counter`` (created with ``ttl``
+    seconds to live) and read ``other``; returns ``(counter's new value, other's value)``
+    per pair. On Redis it is one round trip for all the pairs; elsewhere, one call each."""
+    script = _redis_script("join", _JOIN)
+    if script is None:
+        return [
+            (cache_incr(counter, ttl=ttl), int(cache.get(other) or 0)) for counter, other in pairs
+        ]
+    keys = [cache.make_key(key) for pair in pairs for key in pair]
+    values = script(keys=keys, args=[ttl])
+    return [(int(values[i]), int(values[i + 1])) for i in range(0, len(values), 2)]
+
+
+def leave_counters(keys: Sequence[str]) -> None:
+    """Take one off each counter in ``keys`` that still exists; one that expired in the
+    meantime is left gone. One round trip on Redis."""
+    if not keys:
+        return
+    script = _redis_script("leave", _LEAVE)
+    if script is None:
+        for key in keys:
+            with contextlib.suppress(ValueError):  # the window ended: nothing to give back
+                cache.decr(key)
+        return
+    script(keys=[cache.make_key(key) for key in keys])

@@ -26,7 +26,6 @@ against a space of 2^75: finding one card would take longer than the universe is
 
 from __future__ import annotations
 
-import contextlib
 import time
 from dataclasses import dataclass, field
 
@@ -34,7 +33,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from accounts.models import User
-from core.counters import cache_incr
+from core.counters import cache_incr, join_counters, leave_counters
 from giftcards import codes
 from giftcards.exceptions import CardNotFound, TooManyLookups
 from giftcards.locks import lock_card_by_digest
@@ -127,24 +126,27 @@ class Claim:
 
     def _leave(self) -> None:
         running, self.running = self.running, []
-        for key in running:
-            with contextlib.suppress(ValueError):  # the window ended: nothing to give back
-                cache.decr(key)
+        leave_counters(running)
 
 
 def _try_claim(client: LookupClient) -> Claim | tuple[str, Budget, int]:
     """A place in every budget, or why not: ``spent`` (failures used it up) or ``busy``
-    (failures and lookups under way fill it), with the budget and the window's rest."""
+    (failures and lookups under way fill it), with the budget and the window's rest.
+
+    Every budget is joined at once (one round trip to Redis), then checked in order; a
+    refusal leaves them all again."""
     start, remaining = _window()
     taken = Claim(ttl=remaining + 5)
-    for budget in client.budgets():
-        failed_key, running_key = _keys(budget.counter, start)
-        running = cache_incr(running_key, ttl=remaining + 5)
-        taken.running.append(running_key)
-        taken.failed.append(failed_key)
-        failed = int(cache.get(failed_key) or 0)
+    budgets = client.budgets()
+    pairs = [_keys(budget.counter, start) for budget in budgets]
+    joined = join_counters(
+        [(running_key, failed_key) for failed_key, running_key in pairs], ttl=remaining + 5
+    )
+    taken.failed = [failed_key for failed_key, _ in pairs]
+    taken.running = [running_key for _, running_key in pairs]
+    for budget, (running, failed) in zip(budgets, joined, strict=True):
         if failed >= budget.limit or failed + running > budget.limit:
-            taken.found()  # leave every budget joined so far
+            taken.found()  # leave every budget again
             return ("spent" if failed >= budget.limit else "busy", budget, remaining)
     return taken
 

@@ -1,0 +1,57 @@
+"""Shared counters: joined and left in one round trip on Redis, one call each elsewhere."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.core.cache import cache
+
+from core.counters import cache_incr, join_counters, leave_counters
+
+
+def _check_counters() -> None:
+    cache.delete_many(["a:run", "a:fail", "b:run", "b:fail"])
+    cache_incr("a:fail", ttl=60)
+    cache_incr("a:fail", ttl=60)
+    assert join_counters([("a:run", "a:fail"), ("b:run", "b:fail")], ttl=60) == [(1, 2), (1, 0)]
+    assert join_counters([("a:run", "a:fail")], ttl=60) == [(2, 2)]
+    leave_counters(["a:run", "b:run"])
+    assert int(cache.get("a:run")) == 1
+    assert int(cache.get("b:run")) == 0
+    # A counter that expired meanwhile is not brought back.
+    cache.delete("b:run")
+    leave_counters(["b:run"])
+    assert cache.get("b:run") is None
+    leave_counters([])
+
+
+def test_counters_in_the_configured_cache() -> None:
+    _check_counters()
+
+
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="REDIS_URL not set (CI sets it)")
+def test_counters_on_redis_take_one_round_trip_each(settings) -> None:
+    from django.core.cache import caches
+
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": os.environ["REDIS_URL"],
+            "KEY_PREFIX": f"test-counters-{os.getpid()}",
+        }
+    }
+    backend = caches["default"]
+    assert hasattr(backend, "client")
+    calls = []
+    client = backend.client.get_client(write=True)
+    original = client.evalsha
+    client.evalsha = lambda *args: calls.append(args[0]) or original(*args)
+    try:
+        _check_counters()
+    finally:
+        del client.evalsha
+    # Each join and each leave was one script call, whatever the number of keys.
+    assert len(calls) == 4
+    # The counter got its time to live with the first join.
+    assert 0 < backend.ttl("a:run") <= 60
