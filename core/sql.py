@@ -17,7 +17,7 @@ from functools import cached_property
 from typing import Any, Generic, TypeVar
 
 from django.conf import settings
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Field, Model
 
 M = TypeVar("M", bound=Model)
@@ -46,13 +46,14 @@ def cursor() -> Iterator[Any]:
     Django's own wrapper still surrounds the cursor: errors are Django's, and queries
     are logged and counted as usual.
     """
-    if connection.vendor == "postgresql" and settings.DB_PREPARED_STATEMENTS:
-        connection.ensure_connection()
-        raw = _PREPARED_CURSOR(connection.connection)  # type: ignore[misc]
-        with connection._prepare_cursor(raw) as wrapped:  # type: ignore[attr-defined]
+    current = connections[DEFAULT_DB_ALIAS]
+    if current.vendor == "postgresql" and settings.DB_PREPARED_STATEMENTS:
+        current.ensure_connection()
+        raw = _PREPARED_CURSOR(current.connection)  # type: ignore[misc]
+        with current._prepare_cursor(raw) as wrapped:  # type: ignore[attr-defined]
             yield wrapped
     else:
-        with connection.cursor() as plain:
+        with current.cursor() as plain:
             yield plain
 
 
@@ -88,14 +89,17 @@ class RowMapper(Generic[M]):
 
     def load(self, row: Sequence[Any], offset: int = 0) -> M:
         """A model instance from ``row[offset:offset + len(fields)]``."""
+        # The connection itself, looked up once: each attribute read through Django's
+        # ``connection`` proxy is a thread-local lookup, and converters read several.
+        current = connections[DEFAULT_DB_ALIAS]
         values = []
         for value, (column, converters) in zip(
             row[offset : offset + len(self.fields)], self._converters, strict=True
         ):
             for convert in converters:
-                value = convert(value, column, connection)
+                value = convert(value, column, current)
             values.append(value)
-        return self.model.from_db(connection.alias, self.attnames, values)
+        return self.model.from_db(current.alias, self.attnames, values)
 
     @cached_property
     def _insert_fields(self) -> list[Field[Any, Any]]:
@@ -117,13 +121,13 @@ class RowMapper(Generic[M]):
         ``before`` is a ``WITH ...`` clause run in the same statement (PostgreSQL runs a
         data-modifying CTE exactly once), saving a round trip.
         """
+        current = connections[DEFAULT_DB_ALIAS]
         params = [
-            f.get_db_prep_save(getattr(instance, f.attname), connection)
-            for f in self._insert_fields
+            f.get_db_prep_save(getattr(instance, f.attname), current) for f in self._insert_fields
         ]
         with cursor() as cur:
             cur.execute(f"{before} {self._insert_sql}".strip(), [*before_params, *params])
             instance.pk = cur.fetchone()[0]
         instance._state.adding = False
-        instance._state.db = connection.alias
+        instance._state.db = current.alias
         return instance
