@@ -185,6 +185,14 @@ def build_logging_config(*, level: str = "INFO", fmt: str = "json") -> dict[str,
                 "propagate": False,
                 "filters": ["client_errors"],
             },
+            # A request for a host we do not serve is a 400 like any other refusal: its
+            # access line says so, without Django's traceback at ERROR.
+            "django.security.DisallowedHost": {
+                "handlers": ["console"],
+                "level": level,
+                "propagate": False,
+                "filters": ["client_errors"],
+            },
             "django.server": {"handlers": ["console"], "level": "ERROR", "propagate": False},
             "django.db.backends": {"level": "INFO"},
             "axes": {"level": "WARNING"},

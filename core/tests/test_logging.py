@@ -159,7 +159,10 @@ def test_invitation_links_are_masked_but_not_the_accept_path() -> None:
 def _capture_request_lines() -> tuple[io.StringIO, logging.Handler, list[logging.Logger]]:
     stream, handler = _capture_root_output()
     # Django's own loggers do not propagate to the root; listen where they write.
-    loggers = [logging.getLogger("django"), logging.getLogger("django.request")]
+    loggers = [
+        logging.getLogger(name)
+        for name in ("django", "django.request", "django.security.DisallowedHost")
+    ]
     for logger in loggers:
         logger.addHandler(handler)
     return stream, handler, [logging.getLogger(), *loggers]
@@ -184,6 +187,8 @@ def test_expected_refusals_log_one_line_without_a_traceback(
         (404, lambda: client.get("/m/other-shop/")),
         (404, lambda: api_client.get("/api/v1/gift-cards/gc_nope/")),
         (401, lambda: APIClient().get("/api/v1/gift-cards/")),
+        (400, lambda: api_client.get("/api/v1/gift-cards/", HTTP_HOST="evil.example")),
+        (400, lambda: client.get("/m/bluebird/", HTTP_HOST="evil.example")),
         (403, lambda: read_only.post("/api/v1/gift-cards/", {"amount": 1}, format="json")),
         (
             429,
