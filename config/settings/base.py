@@ -362,7 +362,7 @@ COMMUNICATIONS_REDISPATCH_AFTER = env.int("COMMUNICATIONS_REDISPATCH_AFTER", def
 
 # --- Static and media -----------------------------------------------------------
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = env.path("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(BASE_DIR / "media"))

@@ -162,7 +162,9 @@ def _venv_bin(name: str) -> Path:
 # --- environment, database, cache ------------------------------------------------------------
 
 
-def bench_env(database_url: str, redis_url: str, log_level: str, app_root: Path) -> dict[str, str]:
+def bench_env(
+    database_url: str, redis_url: str, log_level: str, app_root: Path, work: Path
+) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         DJANGO_SETTINGS_MODULE="config.settings.production",
@@ -179,6 +181,8 @@ def bench_env(database_url: str, redis_url: str, log_level: str, app_root: Path)
         PAYMENT_TEST_PROVIDER_ALLOWED="true",
         LOG_LEVEL=log_level,
         DJANGO_READ_DOT_ENV_FILE="false",
+        # collectstatic writes here, and whitenoise serves from here, as deployed.
+        STATIC_ROOT=str(work / "static"),
         # The app from app_root (the working tree or an exported revision), bench from here.
         PYTHONPATH=os.pathsep.join(dict.fromkeys([str(app_root), str(ROOT)])),
     )
@@ -633,9 +637,39 @@ def render(
         + ("Problems: " + "; ".join(check["problems"]) if check["problems"] else "All consistent.")
         + f" `verify_ledger --merchant bench`: {verify}",
     ]
+    lines += render_pages(meta.get("pages"))
     if profile:
         lines += ["", *render_profile(profile)]
     return "\n".join(lines)
+
+
+PAGE_BUDGET = 100_000
+
+
+def render_pages(pages: dict[str, Any] | None) -> list[str]:
+    """The storefront's first visit, as ``tools.bench.pages`` measured it."""
+    if not pages:
+        return []
+    if "skipped" in pages:
+        return [f"- Storefront first visit: skipped ({pages['skipped']})."]
+    parts = []
+    within = True
+    for path, page in pages.items():
+        blocking = len(page["render_blocking_third_party"])
+        within &= page["total_bytes"] < PAGE_BUDGET and not blocking and not page["failed"]
+        parts.append(
+            f"`{path}` {page['total_bytes']:,} bytes in {page['request_count']} requests "
+            f"({len(page['third_party'])} to another origin, {blocking} of them "
+            "render-blocking)"
+        )
+    return [
+        "- Storefront first visit (Chromium, cold cache, `Accept-Encoding: gzip, deflate, "
+        "br`, product images left out, headers included): "
+        + "; ".join(parts)
+        + f". Under {PAGE_BUDGET // 1000} KB with no render-blocking third-party request: "
+        + _verdict(within)
+        + "."
+    ]
 
 
 NOISY_BUSY = 0.2  # share of the CPU busy in the pause before a run
@@ -816,6 +850,36 @@ def _terminate(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
+def measure_storefront(
+    python: str, env: dict[str, str], app_root: Path, work: Path, port: int, paths: list[str]
+) -> dict[str, Any]:
+    """A first visit to the storefront's pages in headless Chromium, against the app as
+    served (``tools.bench.pages``); a note instead when there is no Chromium here."""
+    if not Path("/usr/bin/chromium").exists():
+        say("== storefront pages: skipped (no /usr/bin/chromium)")
+        return {"skipped": "no Chromium on this machine (apt-get install chromium)"}
+    say("== storefront pages, first visit in Chromium ...")
+    _run(
+        [
+            python,
+            "-m",
+            "tools.bench.pages",
+            "--base-url",
+            f"http://127.0.0.1:{port}",
+            "--out",
+            str(work / "pages"),
+            "--header",
+            "X-Forwarded-Proto: https",
+            *paths,
+        ],
+        env=env,
+        cwd=app_root,
+        timeout=300,
+    )
+    results: dict[str, Any] = json.loads((work / "pages" / "pages.json").read_text())
+    return results
+
+
 def _log_summary(path: Path) -> dict[str, Any]:
     """What the app wrote to its log file during the run: lines, bytes, request lines."""
     lines = access = 0
@@ -857,6 +921,9 @@ def main(argv: list[str] | None = None) -> int:
         "written to a file)",
     )
     parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument(
+        "--no-pages", action="store_true", help="skip the storefront's first-visit weight"
+    )
     parser.add_argument("--no-bare", action="store_true", help="skip the bare-Django reference")
     parser.add_argument("--no-docs", action="store_true", help="print only")
     parser.add_argument(
@@ -906,7 +973,7 @@ def main(argv: list[str] | None = None) -> int:
     work: Path = args.workdir
     work.mkdir(parents=True, exist_ok=True)
     app_root = export_revision(args.git_ref, work) if args.git_ref else ROOT
-    env = bench_env(args.database_url, args.redis_url, args.log_level, app_root)
+    env = bench_env(args.database_url, args.redis_url, args.log_level, app_root, work)
     sources = source_hashes(app_root)
     digest = source_digest(sources)
     python = str(_venv_bin("python"))
@@ -934,6 +1001,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     prepared = json.loads((work / "prepare.json").read_text())
     say(f"   done in {prepared['seconds']} s")
+    page_paths: list[str] = []
+    if not args.no_pages:
+        _run([python, "manage.py", "collectstatic", "--noinput", "-v0"], env=env, cwd=app_root)
+        shop = _run([python, "-m", "tools.bench.pages", "--prepare"], env=env, cwd=app_root)
+        storefront = json.loads(shop.stdout.strip().splitlines()[-1])
+        page_paths = [storefront["home"], storefront["product"]]
 
     meta: dict[str, Any] = {
         "when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -1017,6 +1090,8 @@ def main(argv: list[str] | None = None) -> int:
                 runs[scenario.name].append(result)
                 redeem_runs += scenario.redeems
                 _say_result(result)
+        if page_paths:
+            meta["pages"] = measure_storefront(python, env, app_root, work, port, page_paths)
     meta["app_log"] = _log_summary(work / "gunicorn.out")
 
     ok_redeems = warm_ok + sum(
