@@ -181,3 +181,11 @@ def test_a_failing_view_is_logged_as_an_error_with_its_status(settings, client: 
     lines = [json.loads(text) for text in stream.getvalue().splitlines()]
     access = [line for line in lines if line["event"] == "request_finished"]
     assert [(line["code"], line["level"]) for line in access] == [(500, "error")]
+
+
+@pytest.mark.django_db
+def test_an_unknown_api_path_is_a_problem_json_404(api_client: APIClient) -> None:
+    response = api_client.get("/api/v1/no-such-thing/")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("application/problem+json")
+    assert response.json()["code"] == "not_found"
