@@ -16,10 +16,11 @@ then get a success that silently ignored part of the request. Here:
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from django.http import QueryDict
 from rest_framework import serializers
@@ -94,12 +95,45 @@ class StrictDateTimeField(serializers.DateTimeField):
         return parsed
 
 
+_NOT_PLAIN = (
+    serializers.BaseSerializer,
+    serializers.ListField,
+    serializers.DictField,
+    serializers.HStoreField,
+    serializers.HiddenField,
+    serializers.SerializerMethodField,
+)
+
+
+def _plain(field: Any) -> bool:
+    return not isinstance(field, _NOT_PLAIN) and not hasattr(field, "child")
+
+
 class StrictInputSerializer(serializers.Serializer[Any]):
     """A request body that refuses keys it does not declare, each named in ``errors``
     alongside any other field errors. The OpenAPI document says so too
     (``additionalProperties: false``, see ``core.api_schema``)."""
 
     unknown_message = UNKNOWN_FIELD
+    _field_templates: ClassVar[dict[str, Any]]  # per class, set on first use
+
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
+        """The declared fields, copied from a per-class template.
+
+        DRF deep-copies every declared field for each request, which re-runs each
+        field's ``__init__`` and builds its validators again: most of what reading a
+        small body costs. A plain field holds no state of its own until it is bound, so
+        a shallow copy of an unbound template is as good; a field with children or that
+        reads its serializer's context (lists, dicts, nested serializers, hidden fields)
+        is deep-copied as DRF does."""
+        templates: dict[str, Any] | None = type(self).__dict__.get("_field_templates")
+        if templates is None:
+            templates = super().get_fields()
+            type(self)._field_templates = templates
+        return {
+            name: copy.copy(field) if _plain(field) else copy.deepcopy(field)
+            for name, field in templates.items()
+        }
 
     def to_internal_value(self, data: Any) -> Any:
         unknown: dict[str, list[str]] = {}
