@@ -204,7 +204,7 @@ def configure_structlog(*, level: str = "INFO") -> None:
     # Nothing we write names the caller's file and line, so the standard library need
     # not walk the stack for them on every line (the logging HOWTO's "Optimization"
     # section). Thread and process ids stay: gunicorn's own lines print the process.
-    logging._srcfile = None  # type: ignore[attr-defined]
+    logging._srcfile = None
     structlog.configure(
         processors=[
             *_SHARED_PROCESSORS[:4],
