@@ -27,6 +27,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
@@ -56,7 +57,7 @@ from giftcards.exceptions import (
     TooManyLookups,
     TransactionNotFound,
 )
-from giftcards.locks import lock_card, lock_cards
+from giftcards.locks import MAX_ID, DueCard, lock_card, lock_cards, lock_due_cards
 from giftcards.lookups import LookupClient, lock_card_by_code
 from giftcards.models import CardStatus, GiftCard, Product, Transaction, TransactionKind
 from giftcards.product_rules import min_validity_days, product_amount_refusal, product_validity_days
@@ -66,6 +67,8 @@ Actor = User | ApiKey | None
 
 # The ledger insert is on every redemption: its SQL is built once (see core.sql).
 _ledger = RowMapper(Transaction)
+# The ``reason`` of every ``expire`` row.
+EXPIRY_REASON = "Validity period ended"
 _SET_BALANCE = (
     "UPDATE giftcards_giftcard SET balance = %s, status = %s, updated_at = %s WHERE id = %s"
 )
@@ -730,8 +733,136 @@ def giftcard_expire(*, merchant: Merchant, card_id: int, actor: Actor = None) ->
         amount=-card.balance,
         now=now,
         actor=actor,
-        reason="Validity period ended",
+        reason=EXPIRY_REASON,
         status=CardStatus.EXPIRED,
+    )
+
+
+@dataclass(frozen=True)
+class ExpiredChunk:
+    """What one call of ``giftcards_expire_due`` did: the cards it expired, and the
+    highest card id it reached (None when no due card was left above ``after_id``)."""
+
+    expired: int
+    last_id: int | None
+
+
+@transaction.atomic(durable=True)
+def giftcards_expire_due(
+    *, now: datetime, after_id: int = 0, up_to_id: int | None = None, limit: int
+) -> ExpiredChunk:
+    """Expire the next ``limit`` due cards of every merchant, by id above ``after_id``
+    (and at most ``up_to_id``), in one transaction: what ``giftcard_expire`` does to one
+    card, done to all of them at once, in two statements on PostgreSQL.
+
+    Due means still open (active, spent or pending) and dated at or before ``now``, and
+    never later than the clock: ``now`` only bounds the selection, so no card is expired
+    early. The cards are locked in id order and checked under the lock
+    (``locks.lock_due_cards``), so a change that got there first (an adjustment, a void)
+    is seen: each ``expire`` row books as breakage exactly the balance its card holds.
+    Durable: the locks end with the chunk, never held over a caller's longer transaction.
+    """
+    if limit < 1:
+        raise ValueError("limit must be at least 1")
+    clock = timezone.now()
+    cards = lock_due_cards(
+        due_by=min(now, clock),
+        after_id=after_id,
+        up_to_id=MAX_ID if up_to_id is None else up_to_id,
+        limit=limit,
+    )
+    if not cards:
+        return ExpiredChunk(expired=0, last_id=None)
+    if connection.vendor == "postgresql":
+        _write_expiries_in_sql(cards, now=clock)
+    else:
+        _write_expiries_with_orm(cards, now=clock)
+    card_cache.invalidate_cards_on_commit((card.merchant_id, card.public_id) for card in cards)
+    return ExpiredChunk(expired=len(cards), last_id=max(card.id for card in cards))
+
+
+# Of each card's ``expire`` row, what comes from the card; the other columns are the
+# same for every card of the chunk (``_expire_fixed``).
+_EXPIRE_PER_CARD = ("gift_card_id", "merchant_id", "public_id", "amount", "currency")
+
+
+def _expire_fixed(now: datetime) -> dict[str, Any]:
+    return {
+        "kind": TransactionKind.EXPIRE.value,
+        "balance_after": 0,
+        "reference": "",
+        "reason": EXPIRY_REASON,
+        "related_id": None,
+        "actor_user_id": None,
+        "actor_api_key_id": None,
+        "idempotency_key": "",
+        "created_at": now,
+    }
+
+
+@cache
+def _expire_sql() -> tuple[str, tuple[str, ...]]:
+    """The statement that writes a chunk's ``expire`` rows and zeroes its cards, and the
+    order of the fixed columns' parameters. Built from the model, so a new ledger column
+    that nobody fills stops it here rather than in the database."""
+    fields = {f.column: f for f in Transaction._meta.concrete_fields if not f.primary_key}
+    fixed = tuple(column for column in fields if column not in _EXPIRE_PER_CARD)
+    unknown = set(fixed) - set(_expire_fixed(timezone.now()))
+    assert not unknown, f"the expiry job does not fill ledger column(s) {sorted(unknown)}"
+    values = ", ".join(
+        f"e.{column}"
+        if column in _EXPIRE_PER_CARD
+        else f"CAST(%s AS {fields[column].db_type(connection)})"
+        for column in fields
+    )
+    arrays = ", ".join(f"%s::{fields[column].db_type(connection)}[]" for column in _EXPIRE_PER_CARD)
+    # Built from model metadata only, never from input.
+    sql = (
+        "WITH expired AS ("  # noqa: S608
+        "UPDATE giftcards_giftcard SET balance = 0, status = %s, updated_at = %s "
+        "WHERE id = ANY(%s::bigint[])) "
+        f"INSERT INTO giftcards_transaction ({', '.join(fields)}) SELECT {values} "
+        f"FROM unnest({arrays}) AS e({', '.join(_EXPIRE_PER_CARD)})"
+    )
+    return sql, fixed
+
+
+def _write_expiries_in_sql(cards: list[DueCard], *, now: datetime) -> None:
+    """PostgreSQL: every card's ``expire`` row and its new balance in one statement,
+    whatever the size of the chunk (the cards' values travel as arrays)."""
+    sql, fixed = _expire_sql()
+    at = connection.ops.adapt_datetimefield_value(now)
+    constants = {**_expire_fixed(now), "created_at": at}
+    new_public_id = Transaction._meta.get_field("public_id").get_default
+    ids = [card.id for card in cards]
+    per_card = [
+        ids,
+        [card.merchant_id for card in cards],
+        [new_public_id() for _ in cards],
+        [-card.balance for card in cards],
+        [card.currency for card in cards],
+    ]
+    params = [CardStatus.EXPIRED.value, at, ids, *(constants[c] for c in fixed), *per_card]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def _write_expiries_with_orm(cards: list[DueCard], *, now: datetime) -> None:
+    """Other databases (SQLite in development and tests): the same rows, through the ORM."""
+    Transaction.objects.bulk_create(
+        [
+            Transaction(
+                gift_card_id=card.id,
+                merchant_id=card.merchant_id,
+                amount=-card.balance,
+                currency=card.currency,
+                **_expire_fixed(now),
+            )
+            for card in cards
+        ]
+    )
+    GiftCard.objects.filter(pk__in=[card.id for card in cards]).update(
+        balance=0, status=CardStatus.EXPIRED, updated_at=now
     )
 
 
