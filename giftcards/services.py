@@ -24,8 +24,8 @@ API's ``core.db.flat_transaction``, where it saves those round trips (see ``core
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
@@ -230,6 +230,22 @@ def _check_product(product: Product, *, merchant: Merchant, amount: int, currenc
         raise InvalidAmount(refusal)
 
 
+def _first_card(
+    first: Transaction, *, amount: int, currency: str, product: Product | None
+) -> IssuedCard:
+    """The card an issue key made the first time, when this is the same issue again."""
+    same = (
+        first.kind == TransactionKind.ISSUE
+        and first.amount == amount
+        and first.currency == currency
+        and first.gift_card.product_id == (product.pk if product is not None else None)
+    )
+    txn = idempotency.repeat_of(first, same=same)
+    card = txn.gift_card
+    plain = codes.decrypt(card.code_encrypted)
+    return IssuedCard(card=card, code=plain, transaction=txn, replayed=True)
+
+
 def giftcard_issue(
     *,
     merchant: Merchant,
@@ -250,19 +266,8 @@ def giftcard_issue(
     _check_amount(amount)
     currency = (currency or (product.currency if product else merchant.currency)).upper()
 
-    def same(first: Transaction) -> bool:
-        return (
-            first.kind == TransactionKind.ISSUE
-            and first.amount == amount
-            and first.currency == currency
-            and first.gift_card.product_id == (product.pk if product is not None else None)
-        )
-
     def first_card(first: Transaction) -> IssuedCard:
-        txn = idempotency.repeat_of(first, same=same(first))
-        card = txn.gift_card
-        plain = codes.decrypt(card.code_encrypted)
-        return IssuedCard(card=card, code=plain, transaction=txn, replayed=True)
+        return _first_card(first, amount=amount, currency=currency, product=product)
 
     earlier = idempotency.first_use(merchant=merchant, key=idempotency_key)
     if earlier is not None:
@@ -320,6 +325,198 @@ def giftcard_issue(
             continue
         return IssuedCard(card=card, code=sealed.plain, transaction=txn)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+@dataclass(frozen=True)
+class CardToIssue:
+    """One card of ``giftcards_issue_many``: what ``giftcard_issue`` takes per card."""
+
+    amount: int
+    idempotency_key: str
+    recipient_email: str = ""
+    recipient_phone: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+    reference: str = ""
+
+
+def giftcards_issue_many(
+    *,
+    merchant: Merchant,
+    cards: Sequence[CardToIssue],
+    currency: str | None = None,
+    product: Product | None = None,
+    expires_at: datetime | None = None,
+    actor: Actor = None,
+) -> list[IssuedCard | ApplicationError]:
+    """Issue several active cards at once (a chunk of a bulk job), each as
+    ``giftcard_issue`` would: its own code, its ``issue`` ledger row, its idempotency key
+    (a repeat returns the first call's card, ``replayed``). The answer for each card, in
+    order: its ``IssuedCard``, or the refusal that kept it from being issued (nothing is
+    written for it; the others are issued).
+
+    One transaction and a few statements for all of them: one read of the keys used
+    before, then the new cards and their ledger rows inserted together. When the
+    database refuses the inserts (a concurrent run issued some of these keys first, or
+    two codes clashed), nothing of the batch is kept and each card goes through
+    ``giftcard_issue`` on its own, which answers each key once.
+    """
+    currency = (currency or (product.currency if product else merchant.currency)).upper()
+    keys = [card.idempotency_key[: idempotency.MAX_KEY_LENGTH] for card in cards]
+    if len(set(keys)) != len(keys) or "" in keys:
+        raise ValueError("Each card of a batch needs its own idempotency key.")
+    try:
+        with transaction.atomic():
+            return _issue_batch(
+                merchant=merchant,
+                cards=cards,
+                currency=currency,
+                product=product,
+                expires_at=expires_at,
+                actor=actor,
+            )
+    except IntegrityError:
+        return [
+            _issue_alone(
+                merchant=merchant,
+                card=card,
+                currency=currency,
+                product=product,
+                expires_at=expires_at,
+                actor=actor,
+            )
+            for card in cards
+        ]
+
+
+def _issue_alone(
+    *,
+    merchant: Merchant,
+    card: CardToIssue,
+    currency: str,
+    product: Product | None,
+    expires_at: datetime | None,
+    actor: Actor,
+) -> IssuedCard | ApplicationError:
+    try:
+        return giftcard_issue(
+            merchant=merchant,
+            amount=card.amount,
+            currency=currency,
+            product=product,
+            expires_at=expires_at,
+            recipient_email=card.recipient_email,
+            recipient_phone=card.recipient_phone,
+            metadata=card.metadata,
+            actor=actor,
+            reference=card.reference,
+            idempotency_key=card.idempotency_key,
+        )
+    except ApplicationError as exc:
+        return exc
+
+
+def _issue_batch(
+    *,
+    merchant: Merchant,
+    cards: Sequence[CardToIssue],
+    currency: str,
+    product: Product | None,
+    expires_at: datetime | None,
+    actor: Actor,
+) -> list[IssuedCard | ApplicationError]:
+    """``giftcards_issue_many`` in its transaction; the checks are ``giftcard_issue``'s,
+    in its order: the amount, a repeat of the key, the product, the expiry."""
+    now = timezone.now()
+    answers: list[IssuedCard | ApplicationError | None] = [None] * len(cards)
+    checked: list[int] = []
+    for index, card in enumerate(cards):
+        try:
+            _check_amount(card.amount)
+        except ApplicationError as exc:
+            answers[index] = exc
+        else:
+            checked.append(index)
+    earlier = {
+        txn.idempotency_key: txn
+        for txn in Transaction.objects.filter(
+            merchant=merchant,
+            idempotency_key__in=[
+                cards[i].idempotency_key[: idempotency.MAX_KEY_LENGTH] for i in checked
+            ],
+        )
+        # Written as the unique index's condition, so PostgreSQL reads the index.
+        .exclude(idempotency_key="")
+        .select_related("gift_card")
+    }
+    expiry: datetime | None = None
+    expiry_refusal: ApplicationError | None = None
+    try:
+        expiry = _expiry_for(product=product, expires_at=expires_at, now=now)
+    except ApplicationError as exc:
+        expiry_refusal = exc
+    new: list[tuple[int, codes.SealedCode, GiftCard]] = []
+    for index in checked:
+        card = cards[index]
+        first = earlier.get(card.idempotency_key[: idempotency.MAX_KEY_LENGTH])
+        try:
+            if first is not None:
+                answers[index] = _first_card(
+                    first, amount=card.amount, currency=currency, product=product
+                )
+                continue
+            if product is not None:
+                _check_product(product, merchant=merchant, amount=card.amount, currency=currency)
+            if expiry_refusal is not None:
+                raise expiry_refusal
+        except ApplicationError as exc:
+            answers[index] = exc
+            continue
+        sealed = codes.seal(codes.generate())
+        row = GiftCard(
+            merchant=merchant,
+            product=product,
+            currency=currency,
+            initial_amount=card.amount,
+            balance=card.amount,
+            status=CardStatus.ACTIVE,
+            reloadable=product.reloadable if product is not None else True,
+            code_digest=sealed.digest,
+            code_encrypted=sealed.encrypted,
+            last4=sealed.last4,
+            expires_at=expiry,
+            recipient_email=card.recipient_email,
+            recipient_phone=card.recipient_phone,
+            metadata=card.metadata,
+            issued_by=actor if isinstance(actor, User) else None,
+            created_at=now,
+            updated_at=now,
+        )
+        new.append((index, sealed, row))
+    if new:
+        GiftCard.objects.bulk_create([row for _, _, row in new])
+        ledger = Transaction.objects.bulk_create(
+            [
+                Transaction(
+                    merchant_id=merchant.pk,
+                    gift_card=row,
+                    kind=TransactionKind.ISSUE,
+                    amount=row.initial_amount,
+                    balance_after=row.balance,
+                    currency=currency,
+                    reference=cards[index].reference[:200],
+                    idempotency_key=cards[index].idempotency_key[: idempotency.MAX_KEY_LENGTH],
+                    created_at=now,
+                    **_actor_fields(actor),
+                )
+                for index, _, row in new
+            ]
+        )
+        for (index, sealed, row), txn in zip(new, ledger, strict=True):
+            answers[index] = IssuedCard(card=row, code=sealed.plain, transaction=txn)
+        card_cache.invalidate_cards_on_commit((row.merchant_id, row.public_id) for _, _, row in new)
+    done = [answer for answer in answers if answer is not None]
+    assert len(done) == len(cards)  # every card has its answer
+    return done
 
 
 def _same_movement(
