@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from django.core.cache import cache
@@ -49,18 +50,31 @@ def put(key: str, value: Any, ttl: int) -> None:
 
 def invalidate_card_on_commit(merchant_id: int, public_id: str) -> None:
     """Forget the card and every list of the merchant once the change is committed."""
+    invalidate_cards_on_commit([(merchant_id, public_id)])
+
+
+def invalidate_cards_on_commit(cards: Iterable[tuple[int, str]]) -> None:
+    """Forget these cards (merchant id, public id) and every list of their merchants once
+    the change is committed: one round trip however many cards (a chunk of the expiry
+    job, of a bulk issue)."""
+    cards = list(cards)
+    if not cards:
+        return
+    card_keys = [card_key(merchant_id, public_id) for merchant_id, public_id in cards]
+    version_keys = list(dict.fromkeys(_list_version_key(merchant_id) for merchant_id, _ in cards))
 
     def invalidate() -> None:
-        card, version = card_key(merchant_id, public_id), _list_version_key(merchant_id)
+        version = time.time_ns()
         redis = _redis_client()
         if redis is None:
-            cache.delete(card)
-            cache.set(version, time.time_ns(), None)
+            cache.delete_many(card_keys)
+            cache.set_many(dict.fromkeys(version_keys, version), None)
             return
-        # One round trip instead of two; django-redis stores integers unpickled.
+        # One round trip; django-redis stores integers unpickled.
         pipe = redis.pipeline(transaction=False)
-        pipe.delete(cache.make_key(card))
-        pipe.set(cache.make_key(version), time.time_ns())
+        pipe.delete(*(cache.make_key(key) for key in card_keys))
+        for key in version_keys:
+            pipe.set(cache.make_key(key), version)
         pipe.execute()
 
     # Robust: the change has committed, so a cache that is away now must not turn the

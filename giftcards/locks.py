@@ -11,14 +11,16 @@ The lock is the hottest statement of a redemption, so its SQL is written once he
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import cache
+from typing import NamedTuple
 
 from django.db import connection
 
 from core.sql import RowMapper
 from core.sql import cursor as sql_cursor
 from giftcards.exceptions import CardNotFound
-from giftcards.models import GiftCard
+from giftcards.models import EXPIRABLE_STATUSES, GiftCard
 from merchants.models import Merchant
 
 _cards = RowMapper(GiftCard)
@@ -73,3 +75,53 @@ def lock_cards(*, merchant: Merchant, card_ids: list[int]) -> list[GiftCard]:
 
 def lock_card_by_digest(*, merchant: Merchant, code_digest: str) -> GiftCard | None:
     return _lock(merchant, "code_digest", code_digest)
+
+
+class DueCard(NamedTuple):
+    """What the expiry job needs of a locked card: where it belongs and what it holds.
+    (A tuple: a chunk makes thousands of them.)"""
+
+    id: int
+    merchant_id: int
+    public_id: str
+    balance: int
+    currency: str
+
+
+@cache
+def _due_sql(for_update: bool) -> str:
+    # The statuses are written out, not bound, so that PostgreSQL can match the query to
+    # the partial index giftcard_expiry_due when few cards are due.
+    statuses = ", ".join(f"'{status.value}'" for status in EXPIRABLE_STATUSES)
+    lock = " FOR UPDATE" if for_update else ""
+    return (
+        "SELECT id, merchant_id, public_id, balance, currency FROM giftcards_giftcard "  # noqa: S608
+        f"WHERE id > %s AND id <= %s AND status IN ({statuses}) AND expires_at <= %s "
+        f"ORDER BY id LIMIT %s{lock}"
+    )
+
+
+# Above every card id: no upper bound.
+MAX_ID = 2**63 - 1
+
+
+def lock_due_cards(
+    *, due_by: datetime, after_id: int, up_to_id: int = MAX_ID, limit: int
+) -> list[DueCard]:
+    """Lock the next ``limit`` cards, by id above ``after_id`` (and at most ``up_to_id``),
+    that are still open (active, spent or pending) and whose date is at or before
+    ``due_by``, in id order.
+
+    The cards of every merchant, as the platform's expiry job walks them. On PostgreSQL
+    a card changed by a transaction that held it first is read again once that commits
+    (READ COMMITTED re-evaluates the conditions of a locked row): it is returned with its
+    new balance, or not at all when it is no longer open. SQLite has no row locks, but
+    serialises writers: a write from elsewhere between this read and the chunk's writes
+    makes the chunk fail rather than be lost.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _due_sql(connection.features.has_select_for_update),
+            [after_id, up_to_id, connection.ops.adapt_datetimefield_value(due_by), limit],
+        )
+        return [DueCard._make(row) for row in cursor.fetchall()]

@@ -77,6 +77,10 @@ class CardStatus(models.TextChoices):
     VOID = "void", "Void"
 
 
+# Cards in these states can still run past their date; void and expired ones are final.
+EXPIRABLE_STATUSES = (CardStatus.ACTIVE, CardStatus.REDEEMED, CardStatus.PENDING)
+
+
 class GiftCard(models.Model):
     merchant = models.ForeignKey(Merchant, on_delete=models.PROTECT, related_name="gift_cards")
     public_id = models.CharField(

@@ -24,9 +24,10 @@ API's ``core.db.flat_transaction``, where it saves those round trips (see ``core
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
@@ -56,7 +57,7 @@ from giftcards.exceptions import (
     TooManyLookups,
     TransactionNotFound,
 )
-from giftcards.locks import lock_card, lock_cards
+from giftcards.locks import MAX_ID, DueCard, lock_card, lock_cards, lock_due_cards
 from giftcards.lookups import LookupClient, lock_card_by_code
 from giftcards.models import CardStatus, GiftCard, Product, Transaction, TransactionKind
 from giftcards.product_rules import min_validity_days, product_amount_refusal, product_validity_days
@@ -66,6 +67,8 @@ Actor = User | ApiKey | None
 
 # The ledger insert is on every redemption: its SQL is built once (see core.sql).
 _ledger = RowMapper(Transaction)
+# The ``reason`` of every ``expire`` row.
+EXPIRY_REASON = "Validity period ended"
 _SET_BALANCE = (
     "UPDATE giftcards_giftcard SET balance = %s, status = %s, updated_at = %s WHERE id = %s"
 )
@@ -227,6 +230,22 @@ def _check_product(product: Product, *, merchant: Merchant, amount: int, currenc
         raise InvalidAmount(refusal)
 
 
+def _first_card(
+    first: Transaction, *, amount: int, currency: str, product: Product | None
+) -> IssuedCard:
+    """The card an issue key made the first time, when this is the same issue again."""
+    same = (
+        first.kind == TransactionKind.ISSUE
+        and first.amount == amount
+        and first.currency == currency
+        and first.gift_card.product_id == (product.pk if product is not None else None)
+    )
+    txn = idempotency.repeat_of(first, same=same)
+    card = txn.gift_card
+    plain = codes.decrypt(card.code_encrypted)
+    return IssuedCard(card=card, code=plain, transaction=txn, replayed=True)
+
+
 def giftcard_issue(
     *,
     merchant: Merchant,
@@ -247,19 +266,8 @@ def giftcard_issue(
     _check_amount(amount)
     currency = (currency or (product.currency if product else merchant.currency)).upper()
 
-    def same(first: Transaction) -> bool:
-        return (
-            first.kind == TransactionKind.ISSUE
-            and first.amount == amount
-            and first.currency == currency
-            and first.gift_card.product_id == (product.pk if product is not None else None)
-        )
-
     def first_card(first: Transaction) -> IssuedCard:
-        txn = idempotency.repeat_of(first, same=same(first))
-        card = txn.gift_card
-        plain = codes.decrypt(card.code_encrypted)
-        return IssuedCard(card=card, code=plain, transaction=txn, replayed=True)
+        return _first_card(first, amount=amount, currency=currency, product=product)
 
     earlier = idempotency.first_use(merchant=merchant, key=idempotency_key)
     if earlier is not None:
@@ -317,6 +325,198 @@ def giftcard_issue(
             continue
         return IssuedCard(card=card, code=sealed.plain, transaction=txn)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+@dataclass(frozen=True)
+class CardToIssue:
+    """One card of ``giftcards_issue_many``: what ``giftcard_issue`` takes per card."""
+
+    amount: int
+    idempotency_key: str
+    recipient_email: str = ""
+    recipient_phone: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+    reference: str = ""
+
+
+def giftcards_issue_many(
+    *,
+    merchant: Merchant,
+    cards: Sequence[CardToIssue],
+    currency: str | None = None,
+    product: Product | None = None,
+    expires_at: datetime | None = None,
+    actor: Actor = None,
+) -> list[IssuedCard | ApplicationError]:
+    """Issue several active cards at once (a chunk of a bulk job), each as
+    ``giftcard_issue`` would: its own code, its ``issue`` ledger row, its idempotency key
+    (a repeat returns the first call's card, ``replayed``). The answer for each card, in
+    order: its ``IssuedCard``, or the refusal that kept it from being issued (nothing is
+    written for it; the others are issued).
+
+    One transaction and a few statements for all of them: one read of the keys used
+    before, then the new cards and their ledger rows inserted together. When the
+    database refuses the inserts (a concurrent run issued some of these keys first, or
+    two codes clashed), nothing of the batch is kept and each card goes through
+    ``giftcard_issue`` on its own, which answers each key once.
+    """
+    currency = (currency or (product.currency if product else merchant.currency)).upper()
+    keys = [card.idempotency_key[: idempotency.MAX_KEY_LENGTH] for card in cards]
+    if len(set(keys)) != len(keys) or "" in keys:
+        raise ValueError("Each card of a batch needs its own idempotency key.")
+    try:
+        with transaction.atomic():
+            return _issue_batch(
+                merchant=merchant,
+                cards=cards,
+                currency=currency,
+                product=product,
+                expires_at=expires_at,
+                actor=actor,
+            )
+    except IntegrityError:
+        return [
+            _issue_alone(
+                merchant=merchant,
+                card=card,
+                currency=currency,
+                product=product,
+                expires_at=expires_at,
+                actor=actor,
+            )
+            for card in cards
+        ]
+
+
+def _issue_alone(
+    *,
+    merchant: Merchant,
+    card: CardToIssue,
+    currency: str,
+    product: Product | None,
+    expires_at: datetime | None,
+    actor: Actor,
+) -> IssuedCard | ApplicationError:
+    try:
+        return giftcard_issue(
+            merchant=merchant,
+            amount=card.amount,
+            currency=currency,
+            product=product,
+            expires_at=expires_at,
+            recipient_email=card.recipient_email,
+            recipient_phone=card.recipient_phone,
+            metadata=card.metadata,
+            actor=actor,
+            reference=card.reference,
+            idempotency_key=card.idempotency_key,
+        )
+    except ApplicationError as exc:
+        return exc
+
+
+def _issue_batch(
+    *,
+    merchant: Merchant,
+    cards: Sequence[CardToIssue],
+    currency: str,
+    product: Product | None,
+    expires_at: datetime | None,
+    actor: Actor,
+) -> list[IssuedCard | ApplicationError]:
+    """``giftcards_issue_many`` in its transaction; the checks are ``giftcard_issue``'s,
+    in its order: the amount, a repeat of the key, the product, the expiry."""
+    now = timezone.now()
+    answers: list[IssuedCard | ApplicationError | None] = [None] * len(cards)
+    checked: list[int] = []
+    for index, card in enumerate(cards):
+        try:
+            _check_amount(card.amount)
+        except ApplicationError as exc:
+            answers[index] = exc
+        else:
+            checked.append(index)
+    earlier = {
+        txn.idempotency_key: txn
+        for txn in Transaction.objects.filter(
+            merchant=merchant,
+            idempotency_key__in=[
+                cards[i].idempotency_key[: idempotency.MAX_KEY_LENGTH] for i in checked
+            ],
+        )
+        # Written as the unique index's condition, so PostgreSQL reads the index.
+        .exclude(idempotency_key="")
+        .select_related("gift_card")
+    }
+    expiry: datetime | None = None
+    expiry_refusal: ApplicationError | None = None
+    try:
+        expiry = _expiry_for(product=product, expires_at=expires_at, now=now)
+    except ApplicationError as exc:
+        expiry_refusal = exc
+    new: list[tuple[int, codes.SealedCode, GiftCard]] = []
+    for index in checked:
+        card = cards[index]
+        first = earlier.get(card.idempotency_key[: idempotency.MAX_KEY_LENGTH])
+        try:
+            if first is not None:
+                answers[index] = _first_card(
+                    first, amount=card.amount, currency=currency, product=product
+                )
+                continue
+            if product is not None:
+                _check_product(product, merchant=merchant, amount=card.amount, currency=currency)
+            if expiry_refusal is not None:
+                raise expiry_refusal
+        except ApplicationError as exc:
+            answers[index] = exc
+            continue
+        sealed = codes.seal(codes.generate())
+        row = GiftCard(
+            merchant=merchant,
+            product=product,
+            currency=currency,
+            initial_amount=card.amount,
+            balance=card.amount,
+            status=CardStatus.ACTIVE,
+            reloadable=product.reloadable if product is not None else True,
+            code_digest=sealed.digest,
+            code_encrypted=sealed.encrypted,
+            last4=sealed.last4,
+            expires_at=expiry,
+            recipient_email=card.recipient_email,
+            recipient_phone=card.recipient_phone,
+            metadata=card.metadata,
+            issued_by=actor if isinstance(actor, User) else None,
+            created_at=now,
+            updated_at=now,
+        )
+        new.append((index, sealed, row))
+    if new:
+        GiftCard.objects.bulk_create([row for _, _, row in new])
+        ledger = Transaction.objects.bulk_create(
+            [
+                Transaction(
+                    merchant_id=merchant.pk,
+                    gift_card=row,
+                    kind=TransactionKind.ISSUE,
+                    amount=row.initial_amount,
+                    balance_after=row.balance,
+                    currency=currency,
+                    reference=cards[index].reference[:200],
+                    idempotency_key=cards[index].idempotency_key[: idempotency.MAX_KEY_LENGTH],
+                    created_at=now,
+                    **_actor_fields(actor),
+                )
+                for index, _, row in new
+            ]
+        )
+        for (index, sealed, row), txn in zip(new, ledger, strict=True):
+            answers[index] = IssuedCard(card=row, code=sealed.plain, transaction=txn)
+        card_cache.invalidate_cards_on_commit((row.merchant_id, row.public_id) for _, _, row in new)
+    done = [answer for answer in answers if answer is not None]
+    assert len(done) == len(cards)  # every card has its answer
+    return done
 
 
 def _same_movement(
@@ -730,8 +930,136 @@ def giftcard_expire(*, merchant: Merchant, card_id: int, actor: Actor = None) ->
         amount=-card.balance,
         now=now,
         actor=actor,
-        reason="Validity period ended",
+        reason=EXPIRY_REASON,
         status=CardStatus.EXPIRED,
+    )
+
+
+@dataclass(frozen=True)
+class ExpiredChunk:
+    """What one call of ``giftcards_expire_due`` did: the cards it expired, and the
+    highest card id it reached (None when no due card was left above ``after_id``)."""
+
+    expired: int
+    last_id: int | None
+
+
+@transaction.atomic(durable=True)
+def giftcards_expire_due(
+    *, now: datetime, after_id: int = 0, up_to_id: int | None = None, limit: int
+) -> ExpiredChunk:
+    """Expire the next ``limit`` due cards of every merchant, by id above ``after_id``
+    (and at most ``up_to_id``), in one transaction: what ``giftcard_expire`` does to one
+    card, done to all of them at once, in two statements on PostgreSQL.
+
+    Due means still open (active, spent or pending) and dated at or before ``now``, and
+    never later than the clock: ``now`` only bounds the selection, so no card is expired
+    early. The cards are locked in id order and checked under the lock
+    (``locks.lock_due_cards``), so a change that got there first (an adjustment, a void)
+    is seen: each ``expire`` row books as breakage exactly the balance its card holds.
+    Durable: the locks end with the chunk, never held over a caller's longer transaction.
+    """
+    if limit < 1:
+        raise ValueError("limit must be at least 1")
+    clock = timezone.now()
+    cards = lock_due_cards(
+        due_by=min(now, clock),
+        after_id=after_id,
+        up_to_id=MAX_ID if up_to_id is None else up_to_id,
+        limit=limit,
+    )
+    if not cards:
+        return ExpiredChunk(expired=0, last_id=None)
+    if connection.vendor == "postgresql":
+        _write_expiries_in_sql(cards, now=clock)
+    else:
+        _write_expiries_with_orm(cards, now=clock)
+    card_cache.invalidate_cards_on_commit((card.merchant_id, card.public_id) for card in cards)
+    return ExpiredChunk(expired=len(cards), last_id=max(card.id for card in cards))
+
+
+# Of each card's ``expire`` row, what comes from the card; the other columns are the
+# same for every card of the chunk (``_expire_fixed``).
+_EXPIRE_PER_CARD = ("gift_card_id", "merchant_id", "public_id", "amount", "currency")
+
+
+def _expire_fixed(now: datetime) -> dict[str, Any]:
+    return {
+        "kind": TransactionKind.EXPIRE.value,
+        "balance_after": 0,
+        "reference": "",
+        "reason": EXPIRY_REASON,
+        "related_id": None,
+        "actor_user_id": None,
+        "actor_api_key_id": None,
+        "idempotency_key": "",
+        "created_at": now,
+    }
+
+
+@cache
+def _expire_sql() -> tuple[str, tuple[str, ...]]:
+    """The statement that writes a chunk's ``expire`` rows and zeroes its cards, and the
+    order of the fixed columns' parameters. Built from the model, so a new ledger column
+    that nobody fills stops it here rather than in the database."""
+    fields = {f.column: f for f in Transaction._meta.concrete_fields if not f.primary_key}
+    fixed = tuple(column for column in fields if column not in _EXPIRE_PER_CARD)
+    unknown = set(fixed) - set(_expire_fixed(timezone.now()))
+    assert not unknown, f"the expiry job does not fill ledger column(s) {sorted(unknown)}"
+    values = ", ".join(
+        f"e.{column}"
+        if column in _EXPIRE_PER_CARD
+        else f"CAST(%s AS {fields[column].db_type(connection)})"
+        for column in fields
+    )
+    arrays = ", ".join(f"%s::{fields[column].db_type(connection)}[]" for column in _EXPIRE_PER_CARD)
+    # Built from model metadata only, never from input.
+    sql = (
+        "WITH expired AS ("  # noqa: S608
+        "UPDATE giftcards_giftcard SET balance = 0, status = %s, updated_at = %s "
+        "WHERE id = ANY(%s::bigint[])) "
+        f"INSERT INTO giftcards_transaction ({', '.join(fields)}) SELECT {values} "
+        f"FROM unnest({arrays}) AS e({', '.join(_EXPIRE_PER_CARD)})"
+    )
+    return sql, fixed
+
+
+def _write_expiries_in_sql(cards: list[DueCard], *, now: datetime) -> None:
+    """PostgreSQL: every card's ``expire`` row and its new balance in one statement,
+    whatever the size of the chunk (the cards' values travel as arrays)."""
+    sql, fixed = _expire_sql()
+    at = connection.ops.adapt_datetimefield_value(now)
+    constants = {**_expire_fixed(now), "created_at": at}
+    new_public_id = Transaction._meta.get_field("public_id").get_default
+    ids = [card.id for card in cards]
+    per_card = [
+        ids,
+        [card.merchant_id for card in cards],
+        [new_public_id() for _ in cards],
+        [-card.balance for card in cards],
+        [card.currency for card in cards],
+    ]
+    params = [CardStatus.EXPIRED.value, at, ids, *(constants[c] for c in fixed), *per_card]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def _write_expiries_with_orm(cards: list[DueCard], *, now: datetime) -> None:
+    """Other databases (SQLite in development and tests): the same rows, through the ORM."""
+    Transaction.objects.bulk_create(
+        [
+            Transaction(
+                gift_card_id=card.id,
+                merchant_id=card.merchant_id,
+                amount=-card.balance,
+                currency=card.currency,
+                **_expire_fixed(now),
+            )
+            for card in cards
+        ]
+    )
+    GiftCard.objects.filter(pk__in=[card.id for card in cards]).update(
+        balance=0, status=CardStatus.EXPIRED, updated_at=now
     )
 
 

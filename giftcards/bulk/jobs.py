@@ -1,12 +1,13 @@
 """Bulk issuing jobs: created here with everything the task needs stored on them, queued
 on commit, and run by ``bulk_job_run`` (``giftcards.tasks.bulk_issue``), which issues
-each row's card through ``services.giftcard_issue`` and records progress after every
-chunk.
+the cards a chunk of rows at a time, each chunk in one transaction of
+``services.giftcards_issue_many``, and records progress after every chunk.
 
 Runs are idempotent. Row ``n`` is issued under its own idempotency key
 (``giftcards.idempotency.bulk_row_key``), so a re-run (a redelivered task, a retry after
 a crash, two workers at once) gets the row's first card back from the service and
-issues every row at most once. Each card also carries
+issues every row at most once. A chunk is issued whole or not at all, so a crash leaves
+the rows of the chunks before it issued and none of its own. Each card also carries
 ``metadata = {"bulk_job": <job id>, "row": n}``, which the report reads.
 """
 
@@ -167,25 +168,33 @@ def _chunks(items: Iterable[RowSpec], size: int) -> Iterator[list[RowSpec]]:
         yield chunk
 
 
-def _issue_row(job: BulkIssueJob, spec: RowSpec) -> bool:
-    """Issue the card of one row; False when an earlier run issued it. The row's key
-    alone keeps it to one card, also when two runs of the job race
-    (``giftcards.idempotency.bulk_row_key``)."""
+def _card_to_issue(job: BulkIssueJob, spec: RowSpec) -> services.CardToIssue:
     assert spec.amount is not None
-    issued = services.giftcard_issue(
-        merchant=job.merchant,
+    return services.CardToIssue(
         amount=spec.amount,
-        currency=job.currency,
-        product=job.product,
-        expires_at=job.expires_at,
+        idempotency_key=bulk_row_key(job=job.public_id, row=spec.row),
         recipient_email=spec.recipient_email,
         recipient_phone=spec.recipient_phone,
         metadata={"bulk_job": job.public_id, "row": spec.row},
-        actor=job.created_by,
         reference=spec.reference or f"bulk {job.public_id}",
-        idempotency_key=bulk_row_key(job=job.public_id, row=spec.row),
     )
-    return not issued.replayed
+
+
+def _issue_rows(
+    job: BulkIssueJob, specs: list[RowSpec]
+) -> list[services.IssuedCard | ApplicationError]:
+    """Issue the cards of a chunk's rows in one transaction; for each row its card (new,
+    or ``replayed`` when an earlier run issued it) or its refusal. The row's key alone
+    keeps it to one card, also when two runs of the job race
+    (``giftcards.idempotency.bulk_row_key``)."""
+    return services.giftcards_issue_many(
+        merchant=job.merchant,
+        cards=[_card_to_issue(job, spec) for spec in specs],
+        currency=job.currency,
+        product=job.product,
+        expires_at=job.expires_at,
+        actor=job.created_by,
+    )
 
 
 def _save_progress(job: BulkIssueJob, **fields: Any) -> None:
@@ -214,17 +223,18 @@ def bulk_job_run(*, job_id: int) -> BulkIssueJob | None:
     errors: list[dict[str, Any]] = []
     try:
         for chunk in _chunks(row_specs(job), CHUNK_SIZE):
+            issuable = [spec for spec in chunk if not spec.error and spec.amount is not None]
+            answers = iter(_issue_rows(job, issuable) if issuable else [])
             for spec in chunk:
                 processed += 1
                 if spec.error or spec.amount is None:
                     failed += 1
                     errors.append({"row": spec.row, "message": spec.error or "No amount."})
                     continue
-                try:
-                    _issue_row(job, spec)
-                except ApplicationError as exc:
+                answer = next(answers)
+                if isinstance(answer, ApplicationError):
                     failed += 1
-                    errors.append({"row": spec.row, "message": str(exc.detail)})
+                    errors.append({"row": spec.row, "message": str(answer.detail)})
                     if job.kind == BulkIssueKind.COUNT:
                         # Every card of a count job is the same: the first refusal is
                         # every card's refusal, so the job stops with it.
@@ -235,7 +245,7 @@ def bulk_job_run(*, job_id: int) -> BulkIssueJob | None:
                             succeeded=succeeded,
                             failed=failed,
                             errors=errors,
-                            failure_reason=str(exc.detail)[:500],
+                            failure_reason=str(answer.detail)[:500],
                             finished_at=timezone.now(),
                         )
                         return job

@@ -16,11 +16,13 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, connections
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
 from giftcards import bulk, codes, services
+from giftcards.exceptions import IdempotencyKeyReused, InvalidAmount
 from giftcards.models import (
     BulkIssueJob,
     BulkIssueStatus,
@@ -373,25 +375,24 @@ def test_a_job_that_crashed_half_way_resumes_where_it_stopped(
     manager_client: Client, manager: User, merchant: Merchant, run_on_commit: Any
 ) -> None:
     job = bulk.bulk_job_create_count(merchant=merchant, actor=manager, count=250, amount=100)
-    real_issue = services.giftcard_issue
+    real_seal = codes.seal
     calls = {"n": 0}
 
-    def flaky(**kwargs: Any) -> services.IssuedCard:
+    def flaky(code: str) -> codes.SealedCode:
         calls["n"] += 1
         if calls["n"] == 130:
             raise RuntimeError("database went away")
-        return real_issue(**kwargs)
+        return real_seal(code)
 
-    with (
-        mock.patch.object(services, "giftcard_issue", side_effect=flaky),
-        pytest.raises(RuntimeError),
-    ):
+    with mock.patch.object(codes, "seal", side_effect=flaky), pytest.raises(RuntimeError):
         bulk_issue(job.pk)
     job.refresh_from_db()
     assert job.status == "failed"
     assert "Run it again" in job.failure_reason
     assert job.processed == 100  # the last chunk that completed
-    assert len(job_cards(job)) == 129
+    # A chunk is issued whole or not at all: the 29 cards of the second chunk that were
+    # made before the crash went with it.
+    assert len(job_cards(job)) == 100
 
     page = manager_client.get(url(merchant, "bulk-job", job.public_id)).content.decode()
     assert "The job stopped." in page
@@ -438,6 +439,155 @@ def test_only_a_failed_job_can_be_run_again(
     assert "Only a job that stopped with an error can be run again." in response.content.decode()
     job.refresh_from_db()
     assert job.status == "queued"
+
+
+# --- A chunk of cards in one transaction (giftcards_issue_many) -----------------------
+
+
+def batch(*keys: str, amount: int = 1000) -> list[services.CardToIssue]:
+    return [services.CardToIssue(amount=amount, idempotency_key=key) for key in keys]
+
+
+def issued_fields(issued: services.IssuedCard) -> tuple[Any, ...]:
+    card, txn = issued.card, issued.transaction
+    card.refresh_from_db()
+    txn = Transaction.objects.get(pk=txn.pk)
+    return (
+        card.currency,
+        card.initial_amount,
+        card.balance,
+        card.status,
+        card.reloadable,
+        card.product_id,
+        card.expires_at - card.created_at if card.expires_at else None,
+        card.recipient_email,
+        card.issued_by_id,
+        card.metadata,
+        codes.digest(issued.code) == card.code_digest,
+        codes.decrypt(card.code_encrypted) == issued.code,
+        card.last4 == issued.code[-4:],
+        card.created_at == card.updated_at == txn.created_at,
+        (txn.merchant_id, txn.kind, txn.amount, txn.balance_after, txn.currency),
+        (txn.reference, txn.reason, txn.actor_user_id, txn.related_id),
+    )
+
+
+def test_a_card_issued_in_a_batch_is_the_card_giftcard_issue_makes(
+    merchant: Merchant, manager: User
+) -> None:
+    product = ProductFactory(merchant=merchant, denominations=[1000], reloadable=False)
+    product.validity_days = 400
+    product.save()
+    common: dict[str, Any] = {"merchant": merchant, "product": product, "actor": manager}
+    alone = services.giftcard_issue(
+        amount=1000,
+        recipient_email="ana@example.com",
+        metadata={"row": 1},
+        reference="promo",
+        idempotency_key="one",
+        **common,
+    )
+    (together,) = services.giftcards_issue_many(
+        cards=[
+            services.CardToIssue(
+                amount=1000,
+                idempotency_key="two",
+                recipient_email="ana@example.com",
+                metadata={"row": 1},
+                reference="promo",
+            )
+        ],
+        **common,
+    )
+
+    assert isinstance(together, services.IssuedCard)
+    assert not together.replayed
+    assert together.transaction.idempotency_key == "two"
+    assert issued_fields(together) == issued_fields(alone)
+    assert issued_fields(together)[:7] == (
+        "EUR",
+        1000,
+        1000,
+        "active",
+        False,
+        product.pk,
+        timedelta(days=400),
+    )
+    assert together.code != alone.code
+
+
+def test_a_batch_answers_each_card_in_order_replays_and_refusals_included(
+    merchant: Merchant,
+) -> None:
+    first = services.giftcard_issue(merchant=merchant, amount=1000, idempotency_key="k2")
+    services.giftcard_issue(merchant=merchant, amount=500, idempotency_key="k4")
+    cards = [
+        *batch("k1", "k2"),
+        services.CardToIssue(amount=0, idempotency_key="k3"),
+        *batch("k4", "k5"),
+    ]
+
+    answers = services.giftcards_issue_many(merchant=merchant, cards=cards)
+
+    new1, again, refused, reused, new5 = answers
+    assert isinstance(new1, services.IssuedCard)
+    assert not new1.replayed
+    assert isinstance(again, services.IssuedCard)
+    assert again.replayed
+    assert (again.card.pk, again.code) == (first.card.pk, first.code)
+    assert isinstance(refused, InvalidAmount)
+    assert isinstance(reused, IdempotencyKeyReused)  # k4 issued 500, not 1000
+    assert isinstance(new5, services.IssuedCard)
+    assert not new5.replayed
+    keys = Transaction.objects.values_list("idempotency_key", flat=True)
+    assert sorted(keys) == ["k1", "k2", "k4", "k5"]
+    assert GiftCard.objects.count() == 4
+
+    # Asked again, every issued card comes back and nothing is written.
+    again_answers = services.giftcards_issue_many(merchant=merchant, cards=batch("k1", "k5"))
+    assert [a.card.pk for a in again_answers if isinstance(a, services.IssuedCard)] == [
+        new1.card.pk,
+        new5.card.pk,
+    ]
+    assert GiftCard.objects.count() == 4
+
+
+def test_a_clash_in_the_batch_issues_the_cards_one_by_one_instead(merchant: Merchant) -> None:
+    # The first two codes are the same: the batch's insert is refused as a whole, and
+    # each card is then issued on its own (with the next codes).
+    made = iter(["0" * 15, "0" * 15, "1" * 15, "2" * 15])
+    with mock.patch.object(
+        codes, "generate", side_effect=lambda: (body := next(made)) + codes.check_symbol(body)
+    ):
+        answers = services.giftcards_issue_many(merchant=merchant, cards=batch("a", "b"))
+
+    assert [a.code[:15] for a in answers if isinstance(a, services.IssuedCard)] == [
+        "1" * 15,
+        "2" * 15,
+    ]
+    assert GiftCard.objects.count() == 2
+    assert sorted(Transaction.objects.values_list("idempotency_key", flat=True)) == ["a", "b"]
+    assert all(ledger_sum(card) == 1000 for card in GiftCard.objects.all())
+
+
+def test_each_card_of_a_batch_needs_its_own_key(merchant: Merchant) -> None:
+    for keys in (("a", "a"), ("a", "")):
+        with pytest.raises(ValueError, match="its own idempotency key"):
+            services.giftcards_issue_many(merchant=merchant, cards=batch(*keys))
+    assert not GiftCard.objects.exists()
+
+
+def test_a_batch_costs_the_same_statements_for_10_cards_as_for_50(merchant: Merchant) -> None:
+    def statements(count: int, prefix: str) -> int:
+        keys = [f"{prefix}:{n}" for n in range(count)]
+        with CaptureQueriesContext(connection) as queries:
+            answers = services.giftcards_issue_many(merchant=merchant, cards=batch(*keys))
+        assert len(answers) == count
+        return len(queries)
+
+    ten = statements(10, "ten")
+    assert ten == statements(50, "fifty")
+    assert ten <= 5  # savepoint, the keys used before, the cards, their ledger rows, release
 
 
 # --- The report ------------------------------------------------------------------------

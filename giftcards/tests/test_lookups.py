@@ -329,3 +329,37 @@ def test_card_cache_invalidation_works_on_redis(merchant: Merchant) -> None:
         assert cache.get(key) is None
         assert card_cache.list_version(merchant.pk) != before
         cache.clear()
+
+
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="REDIS_URL not set (CI sets it)")
+def test_many_cards_are_forgotten_at_once_on_redis(
+    merchant: Merchant, other_merchant: Merchant
+) -> None:
+    from django.db import transaction
+
+    from giftcards import cache as card_cache
+
+    redis_cache = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": os.environ["REDIS_URL"],
+            "KEY_PREFIX": f"test-many-{os.getpid()}",
+        }
+    }
+    cards = [(merchant.pk, "gc_a"), (merchant.pk, "gc_b"), (other_merchant.pk, "gc_c")]
+    with override_settings(CACHES=redis_cache):
+        cache = caches["default"]
+        kept = card_cache.card_key(merchant.pk, "gc_kept")
+        for key in [kept, *(card_cache.card_key(*card) for card in cards)]:
+            cache.set(key, {"balance": 1})
+        before = {pk: card_cache.list_version(pk) for pk in (merchant.pk, other_merchant.pk)}
+        with transaction.atomic():
+            card_cache.invalidate_cards_on_commit(cards)
+        # pytest-django's test transaction keeps on_commit pending; run it by hand.
+        for _, callback, _ in transaction.get_connection().run_on_commit:
+            callback()
+        assert [cache.get(card_cache.card_key(*card)) for card in cards] == [None] * 3
+        assert cache.get(kept) == {"balance": 1}
+        for pk, version in before.items():
+            assert card_cache.list_version(pk) != version
+        cache.clear()
