@@ -56,8 +56,9 @@ typecheck: install-dev
 pytest: install-dev
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-## make bench: redemptions/s and latency under gunicorn + PostgreSQL + wrk (about 8 minutes;
-## needs PostgreSQL on 127.0.0.1:5432, Redis and wrk; see docs/performance.md).
+## make bench: redemptions/s and latency under gunicorn + PostgreSQL + wrk against a bare Django
+## view, the jobs at scale and the storefront's first visit (about 15 minutes; needs PostgreSQL
+## on 127.0.0.1:5432, Redis, wrk and Chromium; see docs/performance.md).
 ## Options: make bench BENCH_ARGS="--duration 10 --no-profile"
 bench: install
 	$(PY) -m tools.bench.run $(BENCH_ARGS)

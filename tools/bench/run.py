@@ -638,12 +638,63 @@ def render(
         + f" `verify_ledger --merchant bench`: {verify}",
     ]
     lines += render_pages(meta.get("pages"))
+    lines += render_jobs(meta.get("jobs"))
     if profile:
         lines += ["", *render_profile(profile)]
     return "\n".join(lines)
 
 
 PAGE_BUDGET = 100_000
+BULK_BUDGET_S = 10.0  # 10,000 cards
+EXPIRY_BUDGET_S = 60.0  # 1,000,000 cards
+
+
+def render_jobs(jobs: dict[str, Any] | None) -> list[str]:
+    """Bulk issuing and the expiry job, as ``tools.bench.jobs`` timed them."""
+    if not jobs:
+        return []
+    lines = []
+    bulk = jobs.get("bulk")
+    if bulk:
+        bulk_verdict = (
+            _verdict(bulk["seconds"] < BULK_BUDGET_S)
+            if bulk["cards"] >= 10_000
+            else f"not checked at {bulk['cards']:,} cards"
+        )
+        lines.append(
+            f"- Bulk issuing {bulk['cards']:,} cards (one count job, run in-process, chunks "
+            f"of {bulk['chunk_size']}): {bulk['seconds']:.1f} s ({bulk['cards_per_second']:,} "
+            f"cards/s); run again as a redelivered task would, it issued "
+            f"{bulk['second_run_issued']} cards in {bulk['second_run_seconds']:.1f} s. Under "
+            f"{BULK_BUDGET_S:.0f} s for 10,000: {bulk_verdict}."
+        )
+    expiry = jobs.get("expiry")
+    if expiry:
+        ledger_ok = not expiry["problems"]
+        expiry_verdict = (
+            _verdict(expiry["seconds"] < EXPIRY_BUDGET_S and ledger_ok)
+            if expiry["cards"] >= 1_000_000
+            else f"not checked at {expiry['cards']:,} cards"
+        )
+        lines.append(
+            f"- The expiry job over {expiry['cards']:,} due cards: {expiry['expired']:,} expired "
+            f"in {expiry['seconds']:.1f} s ({expiry['cards_per_second']:,} cards/s) in "
+            f"{expiry['chunks']} chunks of {expiry['chunk_size']:,} on {expiry['workers']} "
+            f"connections; each chunk is one transaction, so no card stays locked longer than "
+            f"its chunk: longest {expiry['longest_chunk_ms']:,.0f} ms, median "
+            f"{expiry['p50_chunk_ms']:,.0f} ms, p99 {expiry['p99_chunk_ms']:,.0f} ms; "
+            f"{expiry['wal_mb']:,} MB of WAL. Run again: {expiry['second_run_expired']} expired "
+            f"in {expiry['second_run_seconds']:.1f} s. Ledger afterwards: "
+            + (
+                "every card at 0 with one `expire` row for its whole balance."
+                if ledger_ok
+                else "PROBLEMS: " + "; ".join(expiry["problems"])
+            )
+            + f" Under {EXPIRY_BUDGET_S:.0f} s for 1,000,000: "
+            + expiry_verdict
+            + "."
+        )
+    return lines
 
 
 def render_pages(pages: dict[str, Any] | None) -> list[str]:
@@ -850,6 +901,33 @@ def _terminate(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
+def run_jobs(
+    python: str, env: dict[str, str], app_root: Path, work: Path, bulk: int, expiry: int
+) -> dict[str, Any]:
+    """Bulk issuing and the expiry job at scale (``tools.bench.jobs``), on an idle
+    machine, after the load: their figures and checks."""
+    say(f"== jobs: bulk issuing {bulk:,} cards, the expiry job over {expiry:,} due cards ...")
+    say(f"   {1 - wait_quiet():.0%} idle")
+    _run(
+        [
+            python,
+            "-m",
+            "tools.bench.jobs",
+            "--out",
+            str(work),
+            "--bulk-cards",
+            str(bulk),
+            "--expiry-cards",
+            str(expiry),
+        ],
+        env=env,
+        cwd=app_root,
+        timeout=3600,
+    )
+    jobs: dict[str, Any] = json.loads((work / "jobs.json").read_text())
+    return jobs
+
+
 def measure_storefront(
     python: str, env: dict[str, str], app_root: Path, work: Path, port: int, paths: list[str]
 ) -> dict[str, Any]:
@@ -924,6 +1002,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-pages", action="store_true", help="skip the storefront's first-visit weight"
     )
+    parser.add_argument("--no-jobs", action="store_true", help="skip bulk issuing and expiry")
+    parser.add_argument("--bulk-cards", type=int, default=10_000)
+    parser.add_argument("--expiry-cards", type=int, default=1_000_000)
     parser.add_argument("--no-bare", action="store_true", help="skip the bare-Django reference")
     parser.add_argument("--no-docs", action="store_true", help="print only")
     parser.add_argument(
@@ -1143,6 +1224,13 @@ def main(argv: list[str] | None = None) -> int:
         verify = f'exit {verified.returncode}, "{last.strip()}".'
         if verified.returncode != 0:
             check["problems"].append("verify_ledger failed")
+
+    if not args.no_jobs:
+        meta["jobs"] = run_jobs(python, env, app_root, work, args.bulk_cards, args.expiry_cards)
+        if not meta["jobs"].get("checks_passed", False):
+            check["problems"].append(
+                "the jobs' checks failed: " + "; ".join(meta["jobs"]["problems"])
+            )
 
     profile: dict[str, Any] | None = None
     if not args.no_profile:
