@@ -12,6 +12,8 @@ admin.site.site_title = f"{settings.PLATFORM_NAME} admin"
 admin.site.index_title = "Platform administration"
 
 urlpatterns: list[URLPattern | URLResolver] = [
+    # First: every API request is resolved without trying the pages' patterns.
+    path("api/v1/", include("config.api_urls")),
     path("", include("core.urls")),
     # Where signing in lands: each role's own start page.
     path("start/", after_login, name="after-login"),
@@ -24,7 +26,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("invitations/", include("merchants.invitation_urls")),
     path("m/<slug:merchant_slug>/", include("giftcards.urls")),
     path("m/<slug:merchant_slug>/orders/", include("orders.dashboard_urls")),
-    path("api/v1/", include("config.api_urls")),
     path("api/docs/", ApiDocsView.as_view(), name="api-docs"),
     path("hooks/", include("communications.urls")),
     path("", include("orders.urls")),
