@@ -8,4 +8,12 @@ class CoreConfig(AppConfig):
     verbose_name = "Core"
 
     def ready(self) -> None:
-        from core import api_schema  # noqa: F401  registers the strict-input schema extension
+        from django.core.signals import request_finished, request_started
+
+        from core import (
+            api_schema,  # noqa: F401  registers the strict-input schema extension
+            counters,
+        )
+
+        request_started.connect(counters.request_started, dispatch_uid="counters-started")
+        request_finished.connect(counters.request_finished, dispatch_uid="counters-finished")

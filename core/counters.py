@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
+from contextvars import ContextVar
 from typing import Any
 
 from django.core.cache import cache
@@ -80,3 +81,53 @@ def leave_counters(keys: Sequence[str]) -> None:
                 cache.decr(key)
         return
     script(keys=[cache.make_key(key) for key in keys])
+
+
+# --- Leaving later, on a round trip that is made anyway ------------------------------------
+#
+# A counter left at the end of a successful change can ride on the round trip that
+# forgets the changed rows' cache entries once the change commits (``send_leaves_with``).
+# Whatever no such round trip took is left when the request ends (``request_finished``):
+# a request that was refused, or rolled back, still leaves every counter it joined.
+# Outside a web request, and on a cache that is not Redis, counters are left at once.
+
+_pending: list[str] = []
+_in_request: ContextVar[bool] = ContextVar("counters_in_request", default=False)
+
+
+def leave_counters_later(keys: Sequence[str]) -> None:
+    """``leave_counters(keys)``, sent with this request's next cache round trip that
+    takes them (``send_leaves_with``), or when the request ends."""
+    if not keys:
+        return
+    if not _in_request.get() or _redis_script("leave", _LEAVE) is None:
+        leave_counters(keys)
+        return
+    _pending.extend(keys)
+
+
+def send_leaves_with(pipe: Any) -> None:
+    """Add the counters waiting to be left to ``pipe`` (a redis-py pipeline about to be
+    executed). The script goes as EVAL, not EVALSHA: a pipeline with a script in it
+    would first ask Redis whether the script is loaded, a round trip of its own."""
+    keys = _take_pending()
+    if keys:
+        pipe.eval(_LEAVE, len(keys), *(cache.make_key(key) for key in keys))
+
+
+def _take_pending() -> list[str]:
+    keys = _pending[:]
+    del _pending[: len(keys)]
+    return keys
+
+
+def request_started(**kwargs: Any) -> None:
+    _in_request.set(True)
+
+
+def request_finished(**kwargs: Any) -> None:
+    """The request is over: leave what no round trip took."""
+    _in_request.set(False)
+    keys = _take_pending()
+    if keys:
+        leave_counters(keys)

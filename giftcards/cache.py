@@ -13,6 +13,8 @@ from typing import Any
 from django.core.cache import cache
 from django.db import transaction
 
+from core.counters import send_leaves_with
+
 CARD_TTL = 5 * 60
 LIST_TTL = 2 * 60
 
@@ -70,11 +72,13 @@ def invalidate_cards_on_commit(cards: Iterable[tuple[int, str]]) -> None:
             cache.delete_many(card_keys)
             cache.set_many(dict.fromkeys(version_keys, version), None)
             return
-        # One round trip; django-redis stores integers unpickled.
+        # One round trip; django-redis stores integers unpickled. The lookup budgets this
+        # request joined and is done with are left in it too (core.counters).
         pipe = redis.pipeline(transaction=False)
         pipe.delete(*(cache.make_key(key) for key in card_keys))
         for key in version_keys:
             pipe.set(cache.make_key(key), version)
+        send_leaves_with(pipe)
         pipe.execute()
 
     # Robust: the change has committed, so a cache that is away now must not turn the

@@ -33,7 +33,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from accounts.models import User
-from core.counters import cache_incr, join_counters, leave_counters
+from core.counters import cache_incr, join_counters, leave_counters, leave_counters_later
 from giftcards import codes
 from giftcards.exceptions import CardNotFound, TooManyLookups
 from giftcards.locks import lock_card_by_digest
@@ -123,6 +123,12 @@ class Claim:
         for key in self.failed:
             cache_incr(key, ttl=self.ttl)
         self._leave()
+
+    def found_later(self) -> None:
+        """``found``, sent with the request's next cache round trip (a change's
+        commit) or when the request ends, rather than a round trip of its own."""
+        running, self.running = self.running, []
+        leave_counters_later(running)
 
     def _leave(self) -> None:
         running, self.running = self.running, []
@@ -225,7 +231,9 @@ def lock_card_by_code(*, client: LookupClient, code: str) -> GiftCard:
         error = CardNotFound("No gift card matches that code.")
         error.after_rollback.append(lambda: record_failure(client))
         raise error
-    taken.found()
+    # Found: the budgets are left with the round trip that forgets the card's cache
+    # entry once the change commits, or when the request ends (core.counters).
+    taken.found_later()
     return card
 
 

@@ -7,7 +7,7 @@ import os
 import pytest
 from django.core.cache import cache
 
-from core.counters import cache_incr, join_counters, leave_counters
+from core.counters import cache_incr, join_counters, leave_counters, leave_counters_later
 
 
 def _check_counters() -> None:
@@ -55,3 +55,43 @@ def test_counters_on_redis_take_one_round_trip_each(settings) -> None:
     assert len(calls) == 4
     # The counter got its time to live with the first join.
     assert 0 < backend.ttl("a:run") <= 60
+
+
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="REDIS_URL not set (CI sets it)")
+def test_counters_left_later_ride_on_the_next_pipeline_or_the_end_of_the_request(
+    settings,
+) -> None:
+    from django.core.cache import caches
+    from django.core.signals import request_finished, request_started
+
+    from core.counters import send_leaves_with
+
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": os.environ["REDIS_URL"],
+            "KEY_PREFIX": f"test-counters-later-{os.getpid()}",
+        }
+    }
+    backend = caches["default"]
+    cache.delete_many(["r:a", "r:b", "r:f"])
+    # Outside a request: left at once.
+    join_counters([("r:a", "r:f")], ttl=60)
+    leave_counters_later(["r:a"])
+    assert int(cache.get("r:a")) == 0
+
+    request_started.send(sender=None)
+    try:
+        join_counters([("r:a", "r:f"), ("r:b", "r:f")], ttl=60)
+        leave_counters_later(["r:a"])
+        assert int(cache.get("r:a")) == 1  # not yet
+        pipe = backend.client.get_client(write=True).pipeline(transaction=False)
+        pipe.set(cache.make_key("r:f"), 0)
+        send_leaves_with(pipe)
+        pipe.execute()
+        assert int(cache.get("r:a")) == 0  # with the pipeline's round trip
+        leave_counters_later(["r:b"])
+        assert int(cache.get("r:b")) == 1
+    finally:
+        request_finished.send(sender=None)
+    assert int(cache.get("r:b")) == 0  # when the request ended

@@ -363,3 +363,57 @@ def test_many_cards_are_forgotten_at_once_on_redis(
         for pk, version in before.items():
             assert card_cache.list_version(pk) != version
         cache.clear()
+
+
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="REDIS_URL not set (CI sets it)")
+@pytest.mark.django_db(transaction=True)
+def test_a_redemption_by_code_leaves_its_budget_whether_it_is_spent_or_refused(
+    settings, merchant: Merchant, api_key: str, api_client: Any
+) -> None:
+    """On Redis the budget is left with the commit's cache round trip, or when the request
+    ends: either way nothing stays joined after the answer."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": os.environ["REDIS_URL"],
+            "KEY_PREFIX": f"test-lookups-{os.getpid()}",
+        }
+    }
+    client = caches["default"].client.get_client(write=True)
+    sent: list[str] = []
+    original = client.pipeline
+
+    def counting_pipeline(*args: Any, **kwargs: Any) -> Any:
+        pipe = original(*args, **kwargs)
+        execute = pipe.execute
+        pipe.execute = lambda *a, **k: sent.append("pipeline") or execute(*a, **k)
+        return pipe
+
+    client.pipeline = counting_pipeline
+    original_evalsha = client.evalsha
+    client.evalsha = lambda *args: sent.append("script") or original_evalsha(*args)
+    try:
+        card = issue(merchant, 1_000)
+        sent.clear()
+        key_id = ApiKey.objects.get(merchant=merchant).pk
+        start, _ = lookups._window()
+        _, running = lookups._keys(f"key:{key_id}", start)
+        spent = api_client.post(
+            "/api/v1/gift-cards/redeem/",
+            {"code": card.formatted_code, "amount": 100},
+            format="json",
+        )
+        assert spent.status_code == 201, spent.content
+        assert int(caches["default"].get(running)) == 0
+        # Two round trips: joining the budget, and the commit's cache round trip, which
+        # left it too.
+        assert sent == ["script", "pipeline"]
+        refused = api_client.post(
+            "/api/v1/gift-cards/redeem/",
+            {"code": card.formatted_code, "amount": 5_000},
+            format="json",
+        )
+        assert refused.status_code == 422, refused.content
+        assert int(caches["default"].get(running)) == 0
+    finally:
+        del client.pipeline, client.evalsha
