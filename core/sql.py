@@ -115,6 +115,16 @@ class RowMapper(Generic[M]):
         sql = f"INSERT INTO {_quote(self.table)} ({columns}) VALUES ({marks}) RETURNING "  # noqa: S608
         return sql + _quote(pk.column)
 
+    def insert_statement(self, instance: M) -> tuple[str, list[Any]]:
+        """The INSERT of ``instance`` (its defaults already applied) without a RETURNING
+        clause, and its parameters: for a data-modifying ``WITH`` part of another
+        statement (``insert(before=...)``)."""
+        current = connections[DEFAULT_DB_ALIAS]
+        params = [
+            f.get_db_prep_save(getattr(instance, f.attname), current) for f in self._insert_fields
+        ]
+        return self._insert_sql.rsplit(" RETURNING ", 1)[0], params
+
     def insert(self, instance: M, *, before: str = "", before_params: Sequence[Any] = ()) -> M:
         """INSERT the instance (its defaults already applied) and set its primary key.
 

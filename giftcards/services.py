@@ -61,6 +61,7 @@ from giftcards.locks import MAX_ID, DueCard, lock_card, lock_cards, lock_due_car
 from giftcards.lookups import LookupClient, lock_card_by_code
 from giftcards.models import CardStatus, GiftCard, Product, Transaction, TransactionKind
 from giftcards.product_rules import min_validity_days, product_amount_refusal, product_validity_days
+from merchants.idempotency import record_statement
 from merchants.models import ApiKey, Merchant
 
 Actor = User | ApiKey | None
@@ -159,8 +160,13 @@ def _write(
     idempotency_key: str = "",
     related: Transaction | None = None,
     status: str | None = None,
+    answers: bool = False,
 ) -> Transaction:
-    """Append the ledger row and store the card's new balance, in the caller's transaction."""
+    """Append the ledger row and store the card's new balance, in the caller's transaction.
+
+    ``answers``: this row is the API request's answer, so on PostgreSQL the request's
+    idempotency record is written in the same statement when the view asked for it
+    (``merchants.idempotency.stored_with_write``)."""
     card.balance += amount
     if status is not None:
         card.status = status
@@ -190,9 +196,15 @@ def _write(
         card.pk,
     ]
     if connection.vendor == "postgresql":
-        # The balance and its ledger row in one statement: one round trip fewer while
-        # the card's row lock is held.
-        _ledger.insert(txn, before=f"WITH card AS ({_SET_BALANCE})", before_params=balance_params)
+        # The balance and its ledger row in one statement (and the request's stored
+        # answer, when it is this row): fewer round trips while the card's row lock is
+        # held.
+        before = f"WITH card AS ({_SET_BALANCE})"
+        answer = record_statement(txn) if answers else None
+        if answer is not None:
+            before += f", answer AS ({answer[0]})"
+            balance_params += answer[1]
+        _ledger.insert(txn, before=before, before_params=balance_params)
     else:
         _ledger.insert(txn)
         with sql_cursor() as cursor:
@@ -635,6 +647,7 @@ def _redeem_locked(
         actor=actor,
         reference=reference,
         idempotency_key=idempotency_key,
+        answers=True,
     )
 
 

@@ -27,7 +27,7 @@ from giftcards.lookups import LookupClient, find_card_by_code
 from giftcards.models import GiftCard, LookupChannel, Transaction
 from merchants.api.authentication import ApiClient
 from merchants.api.schema import IDEMPOTENCY_HEADER, IDEMPOTENCY_REFUSALS
-from merchants.idempotency import idempotency_key, run_idempotent
+from merchants.idempotency import idempotency_key, run_idempotent, stored_with_write
 from merchants.models import ApiKey
 from merchants.tenancy import MerchantAPIMixin
 
@@ -97,17 +97,28 @@ class GiftCardAPIView(MerchantAPIMixin, APIView):
         act: Callable[..., Transaction],
         *,
         status_code: int = status.HTTP_201_CREATED,
+        answer_in_write: bool = False,
         **arguments: Any,
     ) -> Response:
         """Run a money movement at most once per idempotency key and answer with the
-        ledger entry and the card: ``act(**arguments, actor=..., idempotency_key=...)``."""
+        ledger entry and the card: ``act(**arguments, actor=..., idempotency_key=...)``.
 
-        def operation() -> Response:
-            txn = act(
+        ``answer_in_write``: the movement writes one ledger row, and the stored answer
+        may go into that write's statement (``stored_with_write``)."""
+
+        def move() -> Transaction:
+            return act(
                 **arguments,
                 actor=self.api_key,
                 idempotency_key=api_money_key(idempotency_key(request)),
             )
+
+        def operation() -> Response:
+            if answer_in_write:
+                with stored_with_write(render=_movement, status=status_code):
+                    txn = move()
+            else:
+                txn = move()
             return Response(_movement(txn), status=status_code)
 
         return run_idempotent(request, merchant=self.merchant, operation=operation)
@@ -330,6 +341,7 @@ class GiftCardRedeemView(GiftCardAPIView):
         return self._move(
             request,
             services.giftcard_redeem,
+            answer_in_write=True,
             merchant=self.merchant,
             public_id=card_id,
             **_money(data.validated_data),
@@ -362,6 +374,7 @@ class GiftCardRedeemByCodeView(GiftCardRedeemView):
         return self._move(
             request,
             services.giftcard_redeem_by_code,
+            answer_in_write=True,
             client=self._client(request),
             code=values["code"],
             **_money(values),

@@ -18,6 +18,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from giftcards.models import GiftCard, Transaction, TransactionKind
@@ -80,6 +82,28 @@ def test_redeem_by_id_steady_state(
     # on a warm worker is the transaction and nothing else.
     assert not [q for q in queries.captured_queries if "merchants_apikey" in (q["sql"] or "")]
     assert len(queries.captured_queries) <= 6
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the combined write is PostgreSQL's")
+@pytest.mark.parametrize("redeem", [_redeem_by_id, _redeem_by_code])
+def test_a_redemption_stores_its_answer_in_its_write_statement(
+    api_client: APIClient, card: IssuedCard, redeem: Any
+) -> None:
+    """On PostgreSQL the balance, the ledger row and the stored answer are one statement:
+    with the BEGIN, the lock and the COMMIT, four round trips on a warm worker. The
+    answer stored is the answer sent, and a retry gets it again."""
+    assert redeem(api_client, card, "w-1").status_code == 201
+    with CaptureQueriesContext(connection) as queries:
+        first = redeem(api_client, card, "w-2")
+    assert first.status_code == 201, first.content
+    assert len(queries.captured_queries) == 4, [q["sql"] for q in queries.captured_queries]
+    record = IdempotencyRecord.objects.get(key="w-2")
+    assert (record.response_status, record.response_body) == (201, first.json())
+    again = redeem(api_client, card, "w-2")
+    assert again.status_code == 201
+    assert again.json() == first.json()
+    assert again["Idempotent-Replayed"] == "true"
+    assert _redemptions(card) == 2
 
 
 def test_redeem_by_code_first_call_of_the_key(
