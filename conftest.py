@@ -36,6 +36,29 @@ def _clear_cache() -> None:
 
 
 @pytest.fixture
+def redis_cache(settings: Any, request: pytest.FixtureRequest) -> Any:
+    """The default cache on the real Redis (django-redis), as production has it, under a
+    key prefix of this test's own; skipped where no Redis is configured."""
+    import os
+
+    from django.core.cache import caches
+
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        pytest.skip("REDIS_URL not set (CI sets it)")
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": url,
+            "KEY_PREFIX": f"test-{os.getpid()}-{request.node.name}"[:120],
+        }
+    }
+    backend = caches["default"]
+    yield backend
+    backend.clear()
+
+
+@pytest.fixture
 def smtp_server(settings: Any) -> Iterator[Mailbox]:
     """A real SMTP server on 127.0.0.1 that the email channel sends to."""
     with running_smtp_server(settings) as mailbox:

@@ -6,7 +6,6 @@ everything else, the API docs page included, goes through ``MIDDLEWARE`` as befo
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 
@@ -16,7 +15,7 @@ from django.conf import settings
 from django.test import Client
 from rest_framework.test import APIClient
 
-from core.logging import build_logging_config
+from core.tests.test_logging import capture_root_output
 from giftcards.models import GiftCard, Transaction
 from giftcards.services import giftcard_issue
 from merchants.models import IdempotencyRecord
@@ -115,22 +114,11 @@ def test_the_api_chain_keeps_its_refusals(api_client: APIClient, merchant) -> No
     assert not IdempotencyRecord.objects.exists()
 
 
-def _capture() -> tuple[io.StringIO, logging.Handler]:
-    config = build_logging_config(fmt="json")
-    formatter = config["formatters"]["structured"]
-    factory = formatter.pop("()")
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(factory(**formatter))
-    logging.getLogger().addHandler(handler)
-    return stream, handler
-
-
 @pytest.mark.django_db
 def test_one_access_line_per_api_request_names_the_key_never_its_secret(
     api_client: APIClient, api_key: str, merchant
 ) -> None:
-    stream, handler = _capture()
+    stream, handler = capture_root_output()
     try:
         response = api_client.get("/api/v1/gift-cards/?limit=5", HTTP_X_REQUEST_ID="req-api-0001")
     finally:
@@ -150,7 +138,7 @@ def test_one_access_line_per_api_request_names_the_key_never_its_secret(
 
 @pytest.mark.django_db
 def test_the_access_line_names_a_signed_in_user_without_loading_one(owner_client, owner) -> None:
-    stream, handler = _capture()
+    stream, handler = capture_root_output()
     try:
         owner_client.get("/m/bluebird/")
         Client().get("/healthz")
@@ -172,7 +160,7 @@ def test_a_failing_view_is_logged_as_an_error_with_its_status(settings, client: 
     settings.ROOT_URLCONF = type("Urls", (), {"urlpatterns": [path("broken/", broken)]})
     settings.DEBUG_PROPAGATE_EXCEPTIONS = False
     client.raise_request_exception = False
-    stream, handler = _capture()
+    stream, handler = capture_root_output()
     try:
         response = client.get("/broken/")
     finally:

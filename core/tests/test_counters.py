@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
-import pytest
 from django.core.cache import cache
 
 from core.counters import cache_incr, join_counters, leave_counters, leave_counters_later
@@ -30,19 +27,8 @@ def test_counters_in_the_configured_cache() -> None:
     _check_counters()
 
 
-@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="REDIS_URL not set (CI sets it)")
-def test_counters_on_redis_take_one_round_trip_each(settings) -> None:
-    from django.core.cache import caches
-
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": os.environ["REDIS_URL"],
-            "KEY_PREFIX": f"test-counters-{os.getpid()}",
-        }
-    }
-    backend = caches["default"]
-    assert hasattr(backend, "client")
+def test_counters_on_redis_take_one_round_trip_each(redis_cache) -> None:
+    backend = redis_cache
     calls = []
     client = backend.client.get_client(write=True)
     original = client.evalsha
@@ -57,23 +43,14 @@ def test_counters_on_redis_take_one_round_trip_each(settings) -> None:
     assert 0 < backend.ttl("a:run") <= 60
 
 
-@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="REDIS_URL not set (CI sets it)")
 def test_counters_left_later_ride_on_the_next_pipeline_or_the_end_of_the_request(
-    settings,
+    redis_cache,
 ) -> None:
-    from django.core.cache import caches
     from django.core.signals import request_finished, request_started
 
     from core.counters import send_leaves_with
 
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": os.environ["REDIS_URL"],
-            "KEY_PREFIX": f"test-counters-later-{os.getpid()}",
-        }
-    }
-    backend = caches["default"]
+    backend = redis_cache
     cache.delete_many(["r:a", "r:b", "r:f"])
     # Outside a request: left at once.
     join_counters([("r:a", "r:f")], ttl=60)

@@ -69,7 +69,8 @@ def test_secret_keys_are_masked_by_name_and_nested_values_by_shape() -> None:
     assert out["status_code"] == 200
 
 
-def _capture_root_output() -> tuple[io.StringIO, logging.Handler]:
+def capture_root_output() -> tuple[io.StringIO, logging.Handler]:
+    """A handler on the root logger writing JSON lines as configured (remove it after)."""
     config = build_logging_config(fmt="json")
     formatter = config["formatters"]["structured"]
     factory = formatter.pop("()")
@@ -81,7 +82,7 @@ def _capture_root_output() -> tuple[io.StringIO, logging.Handler]:
 
 
 def test_a_structlog_event_and_a_stdlib_record_are_json_without_secrets() -> None:
-    stream, handler = _capture_root_output()
+    stream, handler = capture_root_output()
     try:
         structlog.get_logger("test").warning("redeem_failed", code=CARD_CODE, amount=500)
         logging.getLogger("payments.gateway").warning("Not Found: /redeem/%s", CARD_CODE)
@@ -99,7 +100,7 @@ def test_objects_logged_as_extras_are_redacted_as_the_text_they_become() -> None
     from django.test import RequestFactory
 
     request = RequestFactory().post("/pay/test/ord_1/?t=1xWERC:LWpy8XYEZnBubtZzlG")
-    stream, handler = _capture_root_output()
+    stream, handler = capture_root_output()
     try:
         logging.getLogger("payments.csrf").warning(
             "Forbidden: %s", request.path, extra={"request": request, "status_code": 403}
@@ -113,7 +114,7 @@ def test_objects_logged_as_extras_are_redacted_as_the_text_they_become() -> None
 
 
 def test_tracebacks_are_redacted_too() -> None:
-    stream, handler = _capture_root_output()
+    stream, handler = capture_root_output()
     try:
         try:
             raise ValueError(f"no card {CARD_CODE}")
@@ -130,7 +131,7 @@ def test_tracebacks_are_redacted_too() -> None:
 
 @pytest.mark.django_db
 def test_every_log_line_of_a_request_carries_its_request_id(client: Client) -> None:
-    stream, handler = _capture_root_output()
+    stream, handler = capture_root_output()
     try:
         response = client.get("/accounts/login/", HTTP_X_REQUEST_ID="req-test-12345678")
     finally:
@@ -157,7 +158,7 @@ def test_invitation_links_are_masked_but_not_the_accept_path() -> None:
 
 
 def _capture_request_lines() -> tuple[io.StringIO, logging.Handler, list[logging.Logger]]:
-    stream, handler = _capture_root_output()
+    stream, handler = capture_root_output()
     # Django's own loggers do not propagate to the root; listen where they write.
     loggers = [
         logging.getLogger(name)
